@@ -1,0 +1,1 @@
+SELECT banking_ensure_partitions(%(start)s, %(end)s);

@@ -1,0 +1,1 @@
+DELETE FROM banking_staging WHERE window_start = %(start)s AND window_end = %(end)s;

@@ -1,0 +1,1 @@
+COPY blacklist (account_id, reason, listed_on) FROM STDIN

@@ -1,0 +1,1 @@
+COPY merchants (merchant_id, name, category, country, city, population) FROM STDIN

@@ -1,0 +1,1 @@
+SELECT count(*) FROM banking_batches WHERE window_end <= %(cutoff)s;

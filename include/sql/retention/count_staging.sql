@@ -1,0 +1,1 @@
+SELECT count(*) FROM banking_staging WHERE staged_at < %(stale_before)s;

@@ -1,0 +1,1 @@
+SELECT banking_drop_partitions_before(%(cutoff)s);

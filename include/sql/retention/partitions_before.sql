@@ -1,0 +1,1 @@
+SELECT partition_name FROM banking_partitions_before(%(cutoff)s);

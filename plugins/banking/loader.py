@@ -1,0 +1,224 @@
+"""Load one scored window into ``banking_data``: one COPY inside one transaction that replaces it.
+
+Inside the transaction: lock the window, check the population is seeded, delete what an earlier
+run of the same window left, COPY the rows, write the audit row, drop the staged payload. Either
+all of it commits or none of it does, so a rerun leaves exactly the same rows and one audit row.
+
+The rows travel as COPY text: :func:`encode_rows` makes the bytes once, and both the direct path
+(:func:`replace_window`) and the staged path (:func:`stage` then :func:`load_staged`, for tasks on
+different workers) send those bytes unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from banking.db import sql
+from banking.model import APPROVED, REJECTED, REVIEW, Transaction, Window
+
+log = logging.getLogger(__name__)
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class LoadError(RuntimeError):
+    """A window that cannot be loaded as it is; nothing of it was written."""
+
+
+@dataclass(slots=True)
+class BatchSummary:
+    """What a scored window holds: the audit row's figures, and the per-rule hits for the logs."""
+
+    rows: int
+    approved: int
+    review: int
+    rejected: int
+    injected_fraud: int
+    amount_cents: int
+    rule_set_version: str
+    settings_digest: str
+    population_version: str
+    hits_by_rule: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, rows: list[Transaction], rule_set_version: str, settings_digest: str, population_version: str
+    ) -> BatchSummary:
+        decisions = Counter(t.decision for t in rows)
+        if None in decisions:
+            raise LoadError(f"{decisions[None]} transaction(s) have no decision: score the batch first")
+        hits = Counter(h.rule_id for t in rows for h in t.rule_hits)
+        return cls(
+            rows=len(rows),
+            approved=decisions[APPROVED],
+            review=decisions[REVIEW],
+            rejected=decisions[REJECTED],
+            injected_fraud=sum(1 for t in rows if t.fraud_scenario),
+            amount_cents=sum(t.amount_cents for t in rows),
+            rule_set_version=rule_set_version,
+            settings_digest=settings_digest,
+            population_version=population_version,
+            hits_by_rule=dict(sorted(hits.items())),
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    window: Window
+    deleted: int  # rows an earlier run of the same window had left
+    inserted: int
+    partitions_created: int
+    seconds: float
+
+
+def encode_rows(rows: Iterable[Transaction]) -> bytes:
+    """The rows in PostgreSQL COPY text format, in the column order of ``load/copy_banking_data.sql``."""
+    lines = []
+    for t in rows:
+        if t.decision is None or t.rule_set_version is None:
+            raise LoadError(f"transaction {t.uniq_id} has not been scored")
+        hits = json.dumps(
+            [{"rule": h.rule_id, "score": h.score, "explanation": h.explanation} for h in t.rule_hits],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        lines.append(
+            "\t".join(
+                (
+                    t.timestamp.isoformat(),
+                    str(t.uniq_id),
+                    t.trans_type,
+                    _money(t.amount_cents),
+                    t.currency,
+                    _money(t.amount_crr_cents),
+                    _text(t.account_holder_name),
+                    t.card_presense,
+                    t.merchant_category,
+                    t.card_type,
+                    t.card_id,
+                    str(t.account_id),
+                    "t" if t.account_blacklisted else "f",
+                    _text(t.rules_triggered),
+                    _text(t.rules_explanation),
+                    t.decision,
+                    str(t.risk_score),
+                    _text(hits),
+                    _text(t.rule_set_version),
+                    t.window_start.isoformat(),
+                    t.window_end.isoformat(),
+                    "\\N" if t.fraud_scenario is None else t.fraud_scenario,
+                    t.channel,
+                    t.country,
+                    _text(t.city),
+                    t.home_country,
+                    str(t.card_ref),
+                    str(t.merchant_id),
+                    _text(t.merchant_name),
+                )
+            )
+        )
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:
+    """Create the window's daily partitions, in a short transaction of its own; returns how many."""
+    with conn.transaction():
+        return conn.execute(sql("load/ensure_partitions"), _bounds(window)).fetchone()[0]
+
+
+def replace_window(
+    conn: psycopg.Connection, window: Window, payload: bytes, summary: BatchSummary, run_id: str | None = None
+) -> LoadResult:
+    """Replace the rows of ``window`` with ``payload`` (COPY text) and write its audit row, atomically."""
+    started = time.perf_counter()
+    created = ensure_partitions(conn, window)
+    with conn.transaction():
+        deleted, inserted = _replace(conn, window, payload, summary, run_id)
+    return LoadResult(window, deleted, inserted, created, time.perf_counter() - started)
+
+
+def stage(conn: psycopg.Connection, window: Window, payload: bytes, summary: BatchSummary) -> int:
+    """Keep a scored window in ``banking_staging`` for the load task; returns the compressed size."""
+    packed = zlib.compress(payload, 1)
+    with conn.transaction():
+        conn.execute(
+            sql("load/stage_put"),
+            {**_bounds(window), "rows": summary.rows, "summary": Jsonb(summary.as_dict()), "payload": packed},
+        )
+    return len(packed)
+
+
+def load_staged(conn: psycopg.Connection, window: Window, run_id: str | None = None) -> LoadResult:
+    """Load the staged payload of ``window`` (see :func:`stage`) and remove it, in one transaction."""
+    started = time.perf_counter()
+    created = ensure_partitions(conn, window)
+    with conn.transaction():
+        conn.execute(sql("load/lock_window"), _bounds(window))
+        staged = conn.execute(sql("load/stage_get"), _bounds(window)).fetchone()
+        if staged is None:
+            raise LoadError(
+                f"nothing is staged for window {window}: the score task of this run must succeed first "
+                "(clear it and its downstream tasks to run them again)"
+            )
+        _, summary, packed = staged
+        deleted, inserted = _replace(conn, window, zlib.decompress(packed), BatchSummary(**summary), run_id)
+        conn.execute(sql("load/stage_delete"), _bounds(window))
+    return LoadResult(window, deleted, inserted, created, time.perf_counter() - started)
+
+
+def _replace(
+    conn: psycopg.Connection, window: Window, payload: bytes, summary: BatchSummary, run_id: str | None
+) -> tuple[int, int]:
+    bounds = _bounds(window)
+    conn.execute(sql("load/lock_window"), bounds)
+    if not conn.execute(sql("load/population_known"), {"version": summary.population_version}).fetchone()[0]:
+        raise LoadError(
+            f"population {summary.population_version} is not in banking_population: run the banking_schema "
+            "DAG with the same seed and population settings as banking_transactions"
+        )
+    with conn.cursor() as cur:
+        cur.execute(sql("load/delete_window"), bounds)
+        deleted = cur.rowcount
+        if payload:
+            with cur.copy(sql("load/copy_banking_data")) as copy:
+                copy.write(payload)
+            inserted = cur.rowcount
+        else:
+            inserted = 0
+    if inserted != summary.rows:
+        raise LoadError(f"window {window}: copied {inserted} rows but the batch has {summary.rows}")
+    conn.execute(
+        sql("load/upsert_batch"),
+        {
+            **bounds,
+            **{k: v for k, v in summary.as_dict().items() if k not in ("hits_by_rule", "amount_cents")},
+            "amount": Decimal(summary.amount_cents).scaleb(-2),
+            "run_id": run_id,
+        },
+    )
+    return deleted, inserted
+
+
+def _bounds(window: Window) -> dict:
+    return {"start": window.start, "end": window.end}
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _text(value: str) -> str:
+    return value.translate(_ESCAPES)

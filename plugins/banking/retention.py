@@ -1,0 +1,51 @@
+"""Retention: drop whole daily partitions older than the retention, prune audit and staging rows.
+
+The cutoff comes from the run's data interval, never from the clock; the database function also
+refuses to drop the current day or any later one, whatever cutoff it is given.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import psycopg
+
+from banking.db import sql
+
+log = logging.getLogger(__name__)
+STAGING_TTL = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionResult:
+    cutoff: date
+    dry_run: bool
+    partitions: list[str]
+    batches: int
+    staged: int
+
+
+def apply_retention(
+    conn: psycopg.Connection, reference: datetime, retention_days: int, dry_run: bool = False
+) -> RetentionResult:
+    """Drop what is older than ``retention_days`` before ``reference`` (one transaction)."""
+    if isinstance(retention_days, bool) or not isinstance(retention_days, int) or retention_days < 1:
+        raise ValueError(f"retention_days must be a positive integer, got {retention_days!r}")
+    cutoff = (reference.astimezone(UTC) - timedelta(days=retention_days)).date()
+    params = {
+        "cutoff": cutoff,
+        "stale_before": reference - STAGING_TTL,
+    }
+    cutoff_ts = datetime.combine(cutoff, time(), tzinfo=UTC)
+    with conn.transaction():
+        if dry_run:
+            partitions = [r[0] for r in conn.execute(sql("retention/partitions_before"), params)]
+            batches = conn.execute(sql("retention/count_batches"), {"cutoff": cutoff_ts}).fetchone()[0]
+            staged = conn.execute(sql("retention/count_staging"), params).fetchone()[0]
+        else:
+            partitions = [r[0] for r in conn.execute(sql("retention/drop_partitions_before"), params)]
+            batches = conn.execute(sql("retention/prune_batches"), {"cutoff": cutoff_ts}).rowcount
+            staged = conn.execute(sql("retention/prune_staging"), params).rowcount
+    return RetentionResult(cutoff, dry_run, partitions, batches, staged)

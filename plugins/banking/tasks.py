@@ -1,0 +1,210 @@
+"""What each DAG task does, given the run's interval and params; the DAG files only wire these up.
+
+Each function takes plain values (no Airflow context object), logs its progress and counts, and
+returns a small JSON-able dict for XCom.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from banking import db, pipeline, retention, rules, schema
+from banking.loader import LoadError, load_staged
+from banking.model import Window, WindowError
+from banking.settings import STREAM_FIELDS, SettingsError, from_env
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW_MINUTES = 1440
+MAX_WINDOW_ROWS = 2_000_000  # expected rows per window; more belongs in a backfill of many windows
+TRIGGER_PARAMS = ("window_minutes", *STREAM_FIELDS)
+RULES_FILE_ENV = "BANKING_RULES_FILE"
+
+
+class ParamsError(ValueError):
+    """Trigger parameters that cannot be used; nothing was written."""
+
+
+# Errors that a retry cannot fix: bad params, settings or rules, a batch that is not what was generated.
+PERMANENT_ERRORS = (
+    ParamsError,
+    SettingsError,
+    WindowError,
+    rules.RuleConfigError,
+    pipeline.FingerprintMismatch,
+    LoadError,
+)
+
+
+@contextmanager
+def fail_fast() -> Iterator[None]:
+    """Turn permanent errors into Airflow's AirflowFailException, so the task fails without retrying."""
+    try:
+        yield
+    except PERMANENT_ERRORS as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
+def run_window(
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+    run_after: datetime | None,
+    window_minutes: int | None = None,
+) -> Window:
+    """The data window a run owns.
+
+    Scheduled runs (and manual runs, which the data-interval timetable gives the last complete
+    minute before they were triggered) own their data interval. ``window_minutes`` stretches the
+    window back from its end. A run without an interval owns the minute before ``run_after``.
+    """
+    if interval_start is not None and interval_end is not None and interval_end > interval_start:
+        start, end = interval_start, interval_end
+    elif run_after is not None:
+        end = run_after.astimezone(UTC).replace(second=0, microsecond=0)
+        start = end - timedelta(minutes=1)
+    else:
+        raise ParamsError(
+            "the run has neither a data interval nor a run_after time to derive its window from"
+        )
+    if window_minutes is not None:
+        start = end - timedelta(minutes=window_minutes)
+    return Window(start, end)
+
+
+def generate(
+    params: Mapping[str, Any],
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+    run_after: datetime | None,
+) -> dict[str, Any]:
+    """Validate the params, generate the window and return its manifest."""
+    unknown = sorted(k for k in params if k not in TRIGGER_PARAMS)
+    if unknown:
+        raise ParamsError(
+            f"unknown trigger param(s) {', '.join(unknown)}; allowed: {', '.join(TRIGGER_PARAMS)}"
+        )
+    minutes = params.get("window_minutes")
+    if minutes is not None and (
+        isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_WINDOW_MINUTES
+    ):
+        raise ParamsError(
+            f"window_minutes must be an integer from 1 to {MAX_WINDOW_MINUTES}, got {minutes!r}"
+        )
+    try:
+        settings = from_env().with_overrides(
+            {k: params.get(k) for k in STREAM_FIELDS}, source="trigger params"
+        )
+    except SettingsError as exc:
+        raise ParamsError(str(exc)) from None
+    window = run_window(interval_start, interval_end, run_after, minutes)
+    expected = settings.rate_per_minute * window.minutes
+    if expected > MAX_WINDOW_ROWS:
+        raise ParamsError(
+            f"window {window} at {settings.rate_per_minute:g}/min means about {expected:,.0f} rows, over the "
+            f"{MAX_WINDOW_ROWS:,} per window limit: lower rate_per_minute or window_minutes, or backfill"
+        )
+    started = time.perf_counter()
+    rows, manifest = pipeline.generate(settings, window)
+    log.info(
+        "generated %d transactions for %s in %.2fs; injected fraud: %s",
+        len(rows),
+        window,
+        time.perf_counter() - started,
+        manifest.scenarios or "none",
+    )
+    return manifest.as_xcom()
+
+
+def score(manifest: Mapping[str, Any], conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
+    """Regenerate the window, score it against its history and stage it for the load."""
+    m = pipeline.Manifest.from_xcom(dict(manifest))
+    rule_set = rules.load_rules(os.environ.get(RULES_FILE_ENV) or None)
+    started = time.perf_counter()
+    with db.hook_connection(conn_id) as conn:
+        summary, staged_bytes = pipeline.score_and_stage(conn, m, rule_set)
+    log.info(
+        "scored %d transactions of %s with rule set %s in %.2fs: %d approved, %d review, %d rejected; "
+        "hits per rule: %s; staged %d bytes",
+        summary.rows,
+        m.window,
+        rule_set.version,
+        time.perf_counter() - started,
+        summary.approved,
+        summary.review,
+        summary.rejected,
+        summary.hits_by_rule or "none",
+        staged_bytes,
+    )
+    return summary.as_dict()
+
+
+def load(
+    manifest: Mapping[str, Any], run_id: str | None, conn_id: str = db.DEFAULT_CONN_ID
+) -> dict[str, Any]:
+    """Replace the window's rows with the staged ones, in one transaction."""
+    m = pipeline.Manifest.from_xcom(dict(manifest))
+    with db.hook_connection(conn_id) as conn:
+        result = load_staged(conn, m.window, run_id)
+    log.info(
+        "loaded %s: %d rows in %.2fs (replaced %d rows of an earlier run, created %d partitions)",
+        m.window,
+        result.inserted,
+        result.seconds,
+        result.deleted,
+        result.partitions_created,
+    )
+    return {"window_start": m.window.start.isoformat(), "rows": result.inserted, "replaced": result.deleted}
+
+
+def set_up_schema(reference: datetime, days_ahead: int, conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
+    """Migrations, login roles, population seed and partitions for the days ahead of ``reference``."""
+    from banking.loader import ensure_partitions
+
+    settings = from_env()
+    with db.hook_connection(conn_id) as conn:
+        applied = schema.apply_migrations(conn)
+        roles = schema.ensure_login_roles(conn, os.environ)
+        seeded = schema.seed_population(conn, settings)
+        day = reference.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        created = ensure_partitions(
+            conn, Window(day - timedelta(days=1), day + timedelta(days=days_ahead + 1))
+        )
+    log.info(
+        "migrations applied: %s; login roles: %s; population %s %s; partitions created: %d",
+        applied or "none new",
+        roles or "none configured",
+        settings.population_version,
+        "seeded" if seeded else "already there",
+        created,
+    )
+    return {"applied": applied, "roles": roles, "population_seeded": seeded, "partitions_created": created}
+
+
+def apply_retention(
+    reference: datetime, retention_days: int, dry_run: bool, conn_id: str = db.DEFAULT_CONN_ID
+) -> dict[str, Any]:
+    with db.hook_connection(conn_id) as conn:
+        result = retention.apply_retention(conn, reference, retention_days, dry_run)
+    log.info(
+        "%s partitions before %s: %s; audit rows: %d; stale staged windows: %d",
+        "would drop" if dry_run else "dropped",
+        result.cutoff,
+        result.partitions or "none",
+        result.batches,
+        result.staged,
+    )
+    return {
+        "cutoff": result.cutoff.isoformat(),
+        "dry_run": dry_run,
+        "partitions": result.partitions,
+        "batches": result.batches,
+        "staged": result.staged,
+    }

@@ -1,0 +1,59 @@
+"""Shared fixtures: a real PostgreSQL server, fresh databases, small generator settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from banking import rules, schema
+from banking.settings import GeneratorSettings
+from tests.pg import TestServer
+
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+# A small population keeps the tests fast; the shape of the data is the same as the default.
+SMALL = GeneratorSettings(seed=7, n_accounts=300, n_merchants=120, rate_per_minute=60.0, fraud_rate=0.05)
+DAY = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[TestServer]:
+    server = TestServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def empty_db(pg: TestServer) -> Iterator[tuple[str, psycopg.Connection]]:
+    """A new, empty database and an autocommit connection to it as the server's admin."""
+    name = pg.create_database()
+    with pg.connect(name) as conn:
+        yield name, conn
+
+
+@pytest.fixture
+def db(empty_db: tuple[str, psycopg.Connection]) -> psycopg.Connection:
+    """A new database with the migrations applied and the SMALL population seeded."""
+    _, conn = empty_db
+    schema.apply_migrations(conn)
+    schema.seed_population(conn, SMALL)
+    return conn
+
+
+@pytest.fixture(scope="session")
+def rule_set() -> rules.RuleSet:
+    return rules.load_rules()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print what the DAG integrity test measured: the parse time of each DAG file."""
+    from tests.dags.conftest import PARSE_TIMES
+
+    if PARSE_TIMES:
+        terminalreporter.section("DAG file parse times")
+        for name, seconds in sorted(PARSE_TIMES.items()):
+            terminalreporter.write_line(f"dag_parse_seconds[{name}]: {seconds:.3f}")

@@ -1,0 +1,94 @@
+"""Migrations, partitions and the population seed against a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from banking import schema
+from banking.loader import ensure_partitions
+from banking.model import Window
+from tests.conftest import SMALL
+
+CATALOG = """
+SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname = 'public' ORDER BY 1, 3
+"""
+
+
+def snapshot(conn: psycopg.Connection) -> tuple:
+    catalog = conn.execute(CATALOG).fetchall()
+    migrations = conn.execute(
+        "SELECT version, name, checksum, applied_at FROM banking_schema_migrations"
+    ).fetchall()
+    counts = conn.execute(
+        "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM cards), (SELECT count(*) FROM merchants), "
+        "(SELECT count(*) FROM blacklist), (SELECT count(*) FROM banking_population)"
+    ).fetchone()
+    return catalog, migrations, counts
+
+
+def test_migrations_twice_change_nothing(empty_db: tuple[str, psycopg.Connection]) -> None:
+    _, conn = empty_db
+    first = schema.apply_migrations(conn)
+    assert first == [m.name for m in schema.migrations()]
+    assert schema.seed_population(conn, SMALL) is True
+    before = snapshot(conn)
+    assert schema.apply_migrations(conn) == []
+    assert schema.seed_population(conn, SMALL) is False
+    assert snapshot(conn) == before
+
+
+def test_edited_migration_is_refused(empty_db: tuple[str, psycopg.Connection], tmp_path) -> None:
+    _, conn = empty_db
+    for m in schema.migrations():
+        (tmp_path / f"{m.name}.sql").write_text(m.text)
+    schema.apply_migrations(conn, tmp_path)
+    (tmp_path / "0005_grants.sql").write_text("SELECT 1;")
+    with pytest.raises(schema.MigrationError, match="0005_grants was changed"):
+        schema.apply_migrations(conn, tmp_path)
+
+
+def test_badly_named_migration_is_refused(tmp_path) -> None:
+    (tmp_path / "1_Tables.sql").write_text("SELECT 1;")
+    with pytest.raises(schema.MigrationError, match="NNNN_lower_case_name"):
+        schema.migrations(tmp_path)
+
+
+def test_population_matches_the_generator(db: psycopg.Connection) -> None:
+    from banking.population import population_for
+
+    population = population_for(SMALL)
+    assert db.execute("SELECT count(*) FROM accounts").fetchone()[0] == SMALL.n_accounts
+    assert db.execute("SELECT count(*) FROM cards").fetchone()[0] == len(population.cards)
+    assert db.execute("SELECT count(*) FROM blacklist").fetchone()[0] == len(population.blacklist)
+    names = dict(db.execute("SELECT account_id, holder_name FROM accounts").fetchall())
+    assert all(names[a.account_id] == a.holder_name for a in population.accounts)
+
+
+def test_two_populations_can_live_side_by_side(db: psycopg.Connection) -> None:
+    other = SMALL.with_overrides({"n_accounts": 400})
+    assert schema.seed_population(db, other) is True
+    assert db.execute("SELECT count(*) FROM accounts").fetchone()[0] == SMALL.n_accounts + 400
+
+
+def test_partitions_are_daily_and_created_on_demand(db: psycopg.Connection) -> None:
+    start = datetime(2026, 3, 28, 22, tzinfo=UTC)
+    assert ensure_partitions(db, Window(start, start + timedelta(days=2))) == 3
+    assert ensure_partitions(db, Window(start, start + timedelta(hours=1))) == 0
+    parts = [
+        r[0]
+        for r in db.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'banking_data'::regclass ORDER BY 1"
+        )
+    ]
+    assert parts == ["banking_data_p20260328", "banking_data_p20260329", "banking_data_p20260330"]
+    bound = db.execute(
+        "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'banking_data_p20260329'"
+    ).fetchone()[0]
+    assert "2026-03-29 00:00:00+00" in bound and "2026-03-30 00:00:00+00" in bound

@@ -1,0 +1,165 @@
+"""The generator: a pure function of (settings, window) with plausible distributions."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from banking.countries import COUNTRIES
+from banking.generator import generate_window
+from banking.model import (
+    CARD_NOT_PRESENT,
+    MERCHANT_CATEGORIES,
+    SCENARIOS,
+    TRANS_TYPES,
+    Window,
+    WindowError,
+)
+from banking.population import mask_pan, population_for
+from tests.conftest import SMALL
+
+NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)
+
+
+def minute(start: datetime, n: int = 1) -> Window:
+    return Window(start, start + timedelta(minutes=n))
+
+
+def test_same_window_same_rows_and_ids() -> None:
+    a = generate_window(SMALL, minute(NOON))
+    b = generate_window(SMALL, minute(NOON))
+    assert a and a == b
+
+
+def test_other_window_or_seed_gives_other_rows() -> None:
+    base = {t.uniq_id for t in generate_window(SMALL, minute(NOON))}
+    assert base.isdisjoint(t.uniq_id for t in generate_window(SMALL, minute(NOON + timedelta(minutes=1))))
+    other_seed = SMALL.with_overrides({"seed": SMALL.seed + 1})
+    assert base.isdisjoint(t.uniq_id for t in generate_window(other_seed, minute(NOON)))
+
+
+def test_rows_stay_inside_their_window_and_are_sorted() -> None:
+    window = minute(NOON, 10)
+    rows = generate_window(SMALL.with_overrides({"fraud_rate": 0.3}), window)
+    assert all(window.start <= t.timestamp < window.end for t in rows)
+    assert all((t.window_start, t.window_end) == (window.start, window.end) for t in rows)
+    assert [(t.timestamp, t.uniq_id) for t in rows] == sorted((t.timestamp, t.uniq_id) for t in rows)
+    assert len({t.uniq_id for t in rows}) == len(rows)
+
+
+def test_rate_follows_the_setting_and_time_of_day() -> None:
+    busy = generate_window(SMALL.with_overrides({"rate_per_minute": 600}), minute(NOON, 10))
+    night = generate_window(SMALL.with_overrides({"rate_per_minute": 600}), minute(NOON.replace(hour=3), 10))
+    # 600/min for 10 min, scaled by the hourly intensity (noon is busy, 03:00 UTC is quiet).
+    assert 6000 < len(busy) < 12000
+    assert len(night) < len(busy) / 2
+    assert generate_window(SMALL.with_overrides({"rate_per_minute": 0, "fraud_rate": 0}), minute(NOON)) == []
+
+
+def test_distributions_are_plausible() -> None:
+    rows = generate_window(SMALL.with_overrides({"rate_per_minute": 2000}), minute(NOON, 10))
+    legit = [t for t in rows if t.fraud_scenario is None]
+    types = Counter(t.trans_type for t in legit)
+    assert set(types) == set(TRANS_TYPES)
+    assert 0.85 < types["Real_time_transaction"] / len(legit) < 0.95
+    assert set(t.merchant_category for t in legit) == set(MERCHANT_CATEGORIES)
+    by_category = {
+        c: statistics.median(t.amount_cents for t in legit if t.merchant_category == c) / 100
+        for c in MERCHANT_CATEGORIES
+    }
+    assert by_category["Travel"] > 3 * by_category["Groceries"]
+    assert 10 < by_category["Groceries"] < 100
+    cnp = Counter(t.card_presense == CARD_NOT_PRESENT for t in legit)
+    assert 0.2 < cnp[True] / len(legit) < 0.5
+    home = sum(t.country == t.home_country for t in legit) / len(legit)
+    assert 0.9 < home < 0.99
+    assert len({t.account_id for t in legit}) > 200  # many accounts, and they come back
+    assert max(Counter(t.account_id for t in legit).values()) > 5
+
+
+def test_amount_in_account_currency_matches_the_reference_rate() -> None:
+    for t in generate_window(SMALL, minute(NOON, 5)):
+        country = COUNTRIES[t.home_country]
+        assert t.currency == country.currency
+        assert t.amount_crr_cents == round(t.amount_cents * country.units_per_usd)
+
+
+def test_fraud_scenarios_are_injected_at_the_configured_rate() -> None:
+    settings = SMALL.with_overrides({"rate_per_minute": 1000, "fraud_rate": 0.1})
+    rows = generate_window(settings, minute(NOON, 30))
+    labels = Counter(t.fraud_scenario for t in rows)
+    fraud = sum(n for label, n in labels.items() if label)
+    assert 0.06 < fraud / len(rows) < 0.14
+    assert set(labels) - {None} == set(SCENARIOS)
+    testing = [t for t in rows if t.fraud_scenario == "card_testing"]
+    assert all(t.card_presense == CARD_NOT_PRESENT and t.amount_cents <= 500 for t in testing)
+    takeover = [t for t in rows if t.fraud_scenario == "account_takeover"]
+    assert all(t.country != t.home_country for t in takeover)
+    assert all(t.account_blacklisted for t in rows if t.fraud_scenario == "blacklisted_account")
+
+
+def test_no_field_only_fraud_rows_have() -> None:
+    """Label leakage check: every value a fraud row shows also appears on legitimate rows."""
+    rows = generate_window(
+        SMALL.with_overrides({"rate_per_minute": 2000, "fraud_rate": 0.1}), minute(NOON, 10)
+    )
+    for name in (
+        "channel",
+        "merchant_category",
+        "card_presense",
+        "card_type",
+        "trans_type",
+        "account_blacklisted",
+    ):
+        legit = {getattr(t, name) for t in rows if t.fraud_scenario is None}
+        fraud = {getattr(t, name) for t in rows if t.fraud_scenario}
+        assert fraud <= legit, name
+
+
+def test_population_is_stable_and_masked() -> None:
+    a, b = population_for(SMALL), population_for(SMALL.with_overrides({"rate_per_minute": 5}))
+    assert a is b  # the stream rate does not change who the customers are
+    assert len(a.accounts) == SMALL.n_accounts
+    assert len(a.blacklist) == round(SMALL.n_accounts * SMALL.blacklist_rate)
+    for card in a.cards:
+        assert len(card.masked_pan) == 16 and card.masked_pan[6:12] == "******"
+    assert mask_pan("4111 1111 1111 1234") == "411111******1234"
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (NOON, NOON),
+        (NOON, NOON - timedelta(minutes=1)),
+        (NOON.replace(tzinfo=None), NOON + timedelta(minutes=1)),
+    ],
+)
+def test_bad_windows_are_refused(start: datetime, end: datetime) -> None:
+    with pytest.raises(WindowError):
+        Window(start, end)
+
+
+def test_identical_in_every_process() -> None:
+    """Workers are separate processes with their own hash seeds: the batch must not depend on them."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from datetime import datetime, timezone; from banking.pipeline import generate; "
+        "from banking.model import Window; from tests.conftest import SMALL; "
+        "t = datetime(2026, 11, 2, 12, tzinfo=timezone.utc); "
+        "rows, m = generate(SMALL, Window(t, t.replace(minute=5))); "
+        "print(m.fingerprint, __import__('hashlib').sha256(repr(rows).encode()).hexdigest())"
+    )
+    outputs = set()
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": os.pathsep.join(sys.path)}
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.add(result.stdout.strip())
+    assert len(outputs) == 1, outputs
