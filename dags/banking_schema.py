@@ -1,0 +1,46 @@
+"""
+### Banking schema: migrations, roles, population, partitions
+
+Applies the ordered migrations of `include/sql/migrations` (each once, recorded with its checksum
+in `banking_schema_migrations`), creates the login roles whose passwords are set
+(`BANKING_PIPELINE_PASSWORD`, `BANKING_DASHBOARD_PASSWORD`), seeds the synthetic population
+(accounts, cards, merchants, blacklist) for the `BANKING_*` settings, and creates the daily
+partitions of `banking_data` from yesterday to `days_ahead` days ahead. Idempotent: run it as often
+as you like; it runs daily to keep partitions ahead of the stream.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+
+
+@dag(
+    dag_id="banking_schema",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "banking", "retries": 2, "retry_delay": timedelta(seconds=15)},
+    tags=["banking", "maintenance"],
+    doc_md=__doc__,
+    params={
+        "days_ahead": Param(7, type="integer", minimum=0, maximum=366, title="Partitions ahead (days)"),
+    },
+)
+def banking_schema() -> None:
+    @task
+    def set_up() -> dict:
+        from banking import tasks
+
+        ctx = get_current_context()
+        reference = ctx.get("data_interval_end") or ctx["dag_run"].run_after
+        with tasks.fail_fast():
+            return tasks.set_up_schema(reference, ctx["params"]["days_ahead"])
+
+    set_up()
+
+
+banking_schema()

@@ -1,0 +1,99 @@
+"""DagBag integrity: the DAGs import cleanly, are well formed, and parse fast without heavy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.dags.conftest import PARSE_TIMES, ROOT, airflow_env
+
+DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
+EXPECTED = {"banking_transactions", "banking_schema", "banking_retention"}
+
+PROBE = """
+import json, sys, time
+from airflow.models.dagbag import DagBag
+path = sys.argv[1]
+started = time.perf_counter()
+bag = DagBag(dag_folder=path)
+seconds = time.perf_counter() - started
+dags = {}
+for dag_id, dag in bag.dags.items():
+    dags[dag_id] = {
+        "tags": sorted(dag.tags),
+        "owners": sorted({t.owner for t in dag.tasks}),
+        "retries": sorted({t.retries for t in dag.tasks}),
+        "timetable": type(dag.timetable).__name__,
+        "max_active_runs": dag.max_active_runs,
+        "params": sorted(dag.params.keys()),
+        "doc_md": bool(dag.doc_md),
+    }
+heavy = sorted(m for m in ("faker", "psycopg", "banking") if m in sys.modules)
+print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags,
+                  "seconds": seconds, "heavy": heavy}))
+"""
+
+
+def parse(path: Path, tmp_path: Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)],
+        env=airflow_env(tmp_path, None),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    home = tmp_path_factory.mktemp("parse-home")
+    out = {}
+    for path in DAG_FILES:
+        started = time.perf_counter()
+        out[path.name] = parse(path, home)
+        out[path.name]["wall"] = time.perf_counter() - started
+        PARSE_TIMES[path.name] = out[path.name]["seconds"]
+    return out
+
+
+def test_no_import_errors(parsed: dict[str, dict]) -> None:
+    for name, result in parsed.items():
+        assert result["errors"] == {}, name
+
+
+def test_the_three_dags_are_there(parsed: dict[str, dict]) -> None:
+    found = {dag_id for result in parsed.values() for dag_id in result["dags"]}
+    assert found == EXPECTED
+
+
+def test_every_dag_has_tags_owner_retries_and_docs(parsed: dict[str, dict]) -> None:
+    for result in parsed.values():
+        for dag_id, dag in result["dags"].items():
+            assert "banking" in dag["tags"], dag_id
+            assert dag["owners"] == ["banking"], dag_id
+            assert min(dag["retries"]) >= 1, dag_id
+            assert dag["doc_md"], dag_id
+            assert dag["timetable"] == "CronDataIntervalTimetable", dag_id
+            assert dag["max_active_runs"] == 1, dag_id
+
+
+def test_trigger_form_params(parsed: dict[str, dict]) -> None:
+    params = parsed["banking_transactions.py"]["dags"]["banking_transactions"]["params"]
+    assert params == ["fraud_rate", "rate_per_minute", "variant", "window_minutes"]
+    assert parsed["banking_retention.py"]["dags"]["banking_retention"]["params"] == [
+        "dry_run",
+        "retention_days",
+    ]
+
+
+def test_dag_files_import_nothing_heavy_at_top_level(parsed: dict[str, dict]) -> None:
+    """Database drivers, Faker and the plugins package load inside tasks, not when the file is parsed."""
+    for name, result in parsed.items():
+        assert result["heavy"] == [], name

@@ -1,0 +1,130 @@
+"""End to end: the three DAGs really run with ``airflow dags test`` against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from tests.dags.conftest import AirflowRunner
+
+pytestmark = pytest.mark.airflow
+
+T0 = "2026-11-20T12:00:00+00:00"  # owns [11:59, 12:00)
+T1 = "2026-11-20T12:01:00+00:00"  # owns [12:00, 12:01)
+OLD = "2026-10-01T12:00:00+00:00"  # 50 days before T0: beyond the 30-day retention
+
+
+def ok(result) -> None:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def rows(conn: psycopg.Connection, where: str = "TRUE") -> list[tuple]:
+    return conn.execute(f'SELECT * FROM banking_data WHERE {where} ORDER BY "timestamp", uniq_id').fetchall()
+
+
+def partitions(conn: psycopg.Connection) -> list[str]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'banking_data'::regclass ORDER BY 1"
+        )
+    ]
+
+
+@pytest.fixture(scope="module")
+def schema_only(pg, airflow_home) -> AirflowRunner:
+    """One database that banking_schema has set up, shared by tests that must not write to it."""
+    dbname = pg.create_database("banking_dag")
+    runner = AirflowRunner(airflow_home, pg.uri(dbname), dbname, pg)
+    ok(runner.dags_test("banking_schema", T0))
+    return runner
+
+
+def test_schema_then_transactions_then_retention(airflow_runner: AirflowRunner) -> None:
+    ok(airflow_runner.dags_test("banking_schema", T0))
+    with airflow_runner.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM banking_schema_migrations").fetchone()[0] >= 5
+        assert conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == 300
+        # Partitions from the day before the run's interval end to a week ahead.
+        assert "banking_data_p20261127" in partitions(conn)
+
+        ok(airflow_runner.dags_test("banking_transactions", T0))
+        first = rows(conn)
+        assert first, "the first window loaded no rows"
+        assert {(r[19].isoformat(), r[20].isoformat()) for r in first} == {
+            ("2026-11-20T11:59:00+00:00", "2026-11-20T12:00:00+00:00")
+        }
+
+        ok(airflow_runner.dags_test("banking_transactions", T0))
+        assert rows(conn) == first, "running the same window again changed its rows"
+        assert conn.execute("SELECT count(*), max(loads) FROM banking_batches").fetchone() == (1, 2)
+
+        ok(airflow_runner.dags_test("banking_transactions", T1))
+        assert rows(conn, "window_start < '2026-11-20T12:00:00+00:00'") == first
+        second = rows(conn, "window_start = '2026-11-20T12:00:00+00:00'")
+        assert second and not {r[1] for r in second} & {r[1] for r in first}
+        audit = conn.execute("SELECT sum(rows), count(*) FROM banking_batches").fetchone()
+        assert audit == (len(first) + len(second), 2)
+        assert conn.execute("SELECT count(*) FROM banking_staging").fetchone()[0] == 0
+
+        ok(airflow_runner.dags_test("banking_transactions", OLD))
+        assert "banking_data_p20261001" in partitions(conn)
+        before = partitions(conn)
+
+        ok(airflow_runner.dags_test("banking_retention", T0, json.dumps({"dry_run": True})))
+        assert partitions(conn) == before
+
+        ok(airflow_runner.dags_test("banking_retention", T0))
+        after = partitions(conn)
+        assert set(before) - set(after) == {"banking_data_p20261001"}
+        assert rows(conn) == first + second, "retention touched rows inside the retention period"
+        assert conn.execute("SELECT count(*) FROM banking_batches").fetchone()[0] == 2
+
+
+def test_manual_run_with_a_longer_window(airflow_runner: AirflowRunner) -> None:
+    ok(airflow_runner.dags_test("banking_schema", T0))
+    conf = {"window_minutes": 5, "rate_per_minute": 200, "fraud_rate": 0.1}
+    ok(airflow_runner.dags_test("banking_transactions", T0, json.dumps(conf)))
+    with airflow_runner.connect() as conn:
+        bounds = conn.execute("SELECT DISTINCT window_start, window_end FROM banking_data").fetchall()
+        assert [(s.isoformat(), e.isoformat()) for s, e in bounds] == [
+            ("2026-11-20T11:55:00+00:00", "2026-11-20T12:00:00+00:00")
+        ]
+        n, fraud = conn.execute("SELECT count(*), count(fraud_scenario) FROM banking_data").fetchone()
+        assert 500 < n < 2000 and fraud > 0
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"rate_per_minute": -1},
+        {"rate_per_minute": "100; DROP TABLE banking_data"},
+        {"fraud_rate": 2},
+        {"window_minutes": 0},
+        {"window_minutes": 10**9},
+        {"bogus": 1},
+        {"window_minutes": 1440, "rate_per_minute": 100000},
+    ],
+    ids=[
+        "negative",
+        "sql-text",
+        "fraud-over-half",
+        "zero-window",
+        "huge-window",
+        "unknown-key",
+        "too-many-rows",
+    ],
+)
+def test_bad_params_are_refused_and_nothing_is_written(schema_only: AirflowRunner, conf: dict) -> None:
+    result = schema_only.dags_test("banking_transactions", T0, json.dumps(conf))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "ParamValidationError" in output or "ParamsError" in output, output[-2000:]
+    assert "up_for_retry" not in output, "a bad param must fail the run at once, not be retried"
+    with schema_only.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM banking_data").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM banking_batches").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM banking_staging").fetchone()[0] == 0
