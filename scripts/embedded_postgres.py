@@ -7,7 +7,6 @@ data folder; :func:`airflow_uri` turns that into a connection URI Airflow accept
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,8 +23,7 @@ def start(data_dir: Path, keep_running: bool = False) -> tuple[Any, dict[str, st
     """
     import pgserver
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o755)  # as root, pgserver runs the server as its own OS user
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
     return server, conninfo_to_dict(server.get_uri())
 

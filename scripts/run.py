@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -47,15 +46,19 @@ def airflow_env(conn_uri: str) -> dict[str, str]:
         AIRFLOW__API__PORT=PORT,
         AIRFLOW_CONN_BANKING_DB=conn_uri,
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "plugins"), env.get("PYTHONPATH")])),
+        # airflow standalone starts its components as `airflow ...` from PATH: use this venv's.
+        PATH=os.pathsep.join(filter(None, [str(Path(sys.executable).parent), env.get("PATH")])),
     )
     return env
 
 
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+
 def airflow(env: dict[str, str], *args: str) -> None:
-    binary = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"
     say("airflow " + " ".join(args))
     subprocess.run(
-        [binary, *args], env=env, check=True, stdout=subprocess.DEVNULL if args[0] == "db" else None
+        [AIRFLOW, *args], env=env, check=True, stdout=subprocess.DEVNULL if args[0] == "db" else None
     )
 
 
@@ -86,9 +89,8 @@ def main() -> int:
         airflow(env, "dags", "test", "banking_schema")
         for dag_id in ("banking_transactions", "banking_schema", "banking_retention"):
             airflow(env, "dags", "unpause", dag_id)
-        binary = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"
         standalone = subprocess.Popen(
-            [binary, "standalone"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [AIRFLOW, "standalone"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         assert standalone.stdout is not None
         for line in standalone.stdout:

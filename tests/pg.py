@@ -28,7 +28,8 @@ class TestServer:
             self.admin = conninfo_to_dict(dsn)
         else:
             self._tmp = tempfile.mkdtemp(prefix="banking-test-pg-")
-            self._server, self.admin = embedded_postgres.start(Path(self._tmp))
+            os.chmod(self._tmp, 0o755)  # as root, pgserver runs the server as its own OS user
+            self._server, self.admin = embedded_postgres.start(Path(self._tmp) / "pgdata")
         self.created: list[str] = []
 
     def conninfo(self, dbname: str, **overrides: str) -> str:
