@@ -7,6 +7,7 @@ data folder; :func:`airflow_uri` turns that into a connection URI Airflow accept
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,8 +25,27 @@ def start(data_dir: Path, keep_running: bool = False) -> tuple[Any, dict[str, st
     import pgserver
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir)
     server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
     return server, conninfo_to_dict(server.get_uri())
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """Drop processes that died without stopping the server from pgserver's list of its users.
+
+    pgserver stops the server when its last user exits, and keeps the users' pids in a file; a
+    process killed with SIGKILL stays in that list forever, and the server would never stop.
+    """
+    import psutil
+
+    handles = data_dir / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
 
 
 def ensure_database(admin: dict[str, str], dbname: str) -> None:

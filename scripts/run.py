@@ -71,7 +71,14 @@ def login_hint() -> str:
         return f"see {generated}"
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C and `kill` both stop everything cleanly, even where SIGINT was inherited as ignored.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     server = None
     conn_uri = os.environ.get("AIRFLOW_CONN_BANKING_DB")
     if conn_uri:
