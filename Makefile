@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint bench soak clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,14 @@ run: setup
 ## The whole test suite, against a real PostgreSQL and real DAG runs.
 test: setup lint
 	$(BIN)/python -m pytest
+
+## Throughput, dashboard latency and freshness figures (see docs/performance.md).
+bench: setup
+	$(BIN)/python scripts/bench.py
+
+## 500+ consecutive one-minute windows through the DAG's task code (see docs/reliability.md).
+soak: setup
+	$(BIN)/python scripts/soak.py
 
 lint: setup
 	$(BIN)/ruff check .

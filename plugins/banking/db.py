@@ -33,6 +33,22 @@ def sql(name: str) -> str:
         raise FileNotFoundError(f"no SQL file {path}") from None
 
 
+def sql_statements(name: str) -> list[str]:
+    """The statements of a multi-statement ``.sql`` file (each ends with ``;`` at the end of a line).
+
+    Statements with parameters must be sent one at a time; files that use this hold no ``$$`` bodies.
+    """
+    statements, current = [], []
+    for line in sql(name).splitlines():
+        current.append(line)
+        if line.rstrip().endswith(";"):
+            body = "\n".join(current).strip()
+            if any(part.strip() and not part.strip().startswith("--") for part in current):
+                statements.append(body)
+            current = []
+    return statements
+
+
 def hook_connection(conn_id: str = DEFAULT_CONN_ID) -> psycopg.Connection:
     """An autocommit psycopg 3 connection from the Airflow connection ``conn_id``.
 

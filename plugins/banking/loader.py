@@ -23,7 +23,7 @@ from decimal import Decimal
 import psycopg
 from psycopg.types.json import Jsonb
 
-from banking.db import sql
+from banking.db import sql, sql_statements
 from banking.model import APPROVED, REJECTED, REVIEW, Transaction, Window
 
 log = logging.getLogger(__name__)
@@ -200,6 +200,8 @@ def _replace(
             inserted = 0
     if inserted != summary.rows:
         raise LoadError(f"window {window}: copied {inserted} rows but the batch has {summary.rows}")
+    for statement in sql_statements("load/refresh_rollups"):
+        conn.execute(statement, bounds)
     conn.execute(
         sql("load/upsert_batch"),
         {

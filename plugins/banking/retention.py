@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 
-from banking.db import sql
+from banking.db import sql, sql_statements
 
 log = logging.getLogger(__name__)
 STAGING_TTL = timedelta(days=1)
@@ -47,5 +47,7 @@ def apply_retention(
         else:
             partitions = [r[0] for r in conn.execute(sql("retention/drop_partitions_before"), params)]
             batches = conn.execute(sql("retention/prune_batches"), {"cutoff": cutoff_ts}).rowcount
+            for statement in sql_statements("retention/prune_rollups"):
+                conn.execute(statement, {"cutoff": cutoff_ts})
             staged = conn.execute(sql("retention/prune_staging"), params).rowcount
     return RetentionResult(cutoff, dry_run, partitions, batches, staged)

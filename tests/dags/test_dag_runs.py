@@ -82,6 +82,11 @@ def test_schema_then_transactions_then_retention(airflow_runner: AirflowRunner) 
         assert set(before) - set(after) == {"banking_data_p20261001"}
         assert rows(conn) == first + second, "retention touched rows inside the retention period"
         assert conn.execute("SELECT count(*) FROM banking_batches").fetchone()[0] == 2
+        rollup_windows = conn.execute("SELECT DISTINCT window_start FROM banking_minute_stats").fetchall()
+        assert sorted(w.isoformat() for (w,) in rollup_windows) == [
+            "2026-11-20T11:59:00+00:00",
+            "2026-11-20T12:00:00+00:00",
+        ]
 
 
 def test_manual_run_with_a_longer_window(airflow_runner: AirflowRunner) -> None:

@@ -118,3 +118,36 @@ def test_history_shapes_decisions(db: psycopg.Connection, rule_set) -> None:
     assert cold_rows != warm_rows  # some rule saw the new history
     pipeline.run_window(db, SMALL, rule_set, later)
     assert window_rows(db, later) == warm_rows
+
+
+RECONCILE_STATS = """
+SELECT coalesce(s.minute, d.minute), s.txns, d.txns, s.amount, d.amount
+FROM (SELECT minute, trans_type, decision, injected_fraud, sum(txns) AS txns, sum(amount) AS amount
+      FROM banking_minute_stats GROUP BY 1, 2, 3, 4) s
+FULL JOIN (SELECT date_trunc('minute', "timestamp") AS minute, trans_type, decision,
+                  fraud_scenario IS NOT NULL AS injected_fraud, count(*) AS txns, sum(amount) AS amount
+           FROM banking_data GROUP BY 1, 2, 3, 4) d
+  USING (minute, trans_type, decision, injected_fraud)
+WHERE s.txns IS DISTINCT FROM d.txns OR s.amount IS DISTINCT FROM d.amount
+"""
+RECONCILE_HITS = """
+SELECT * FROM (SELECT minute, rule_id, decision, injected_fraud, sum(hits) AS hits FROM banking_minute_rule_hits
+               GROUP BY 1, 2, 3, 4) r
+FULL JOIN (SELECT date_trunc('minute', "timestamp") AS minute, h ->> 'rule' AS rule_id, decision,
+                  fraud_scenario IS NOT NULL AS injected_fraud, count(*) AS hits
+           FROM banking_data, jsonb_array_elements(rule_hits) h GROUP BY 1, 2, 3, 4) d
+  USING (minute, rule_id, decision, injected_fraud)
+WHERE r.hits IS DISTINCT FROM d.hits
+"""
+
+
+def test_rollups_match_the_rows_after_reruns(db: psycopg.Connection, rule_set) -> None:
+    long_window = Window(NOON + timedelta(minutes=10), NOON + timedelta(minutes=13))
+    for window in (minute(0), minute(1), minute(0), long_window, long_window):
+        pipeline.run_window(db, SMALL.with_overrides({"fraud_rate": 0.2}), rule_set, window)
+    assert db.execute("SELECT count(*) FROM banking_minute_stats").fetchone()[0] > 0
+    assert db.execute("SELECT count(*) FROM banking_minute_rule_hits").fetchone()[0] > 0
+    assert db.execute(RECONCILE_STATS).fetchall() == []
+    assert db.execute(RECONCILE_HITS).fetchall() == []
+    minutes = db.execute("SELECT count(DISTINCT minute) FROM banking_minute_stats").fetchone()[0]
+    assert minutes == 5  # two one-minute windows and the three minutes of the long one
