@@ -16,9 +16,10 @@ import logging
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from uuid import UUID
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -86,51 +87,82 @@ class LoadResult:
 
 def encode_rows(rows: Iterable[Transaction]) -> bytes:
     """The rows in PostgreSQL COPY text format, in the column order of ``load/copy_banking_data.sql``."""
-    lines = []
+    return b"".join(encode_chunks(rows))
+
+
+def encode_chunks(rows: Iterable[Transaction], chunk_rows: int = 5000) -> Iterator[bytes]:
+    """:func:`encode_rows` in chunks of ``chunk_rows`` rows, so that a large window is never held twice.
+
+    The columns that depend only on the card (and its account), the merchant or the batch are
+    formatted once per card, merchant or batch and reused: most of a row is such a fragment.
+    """
+    lines: list[str] = []
+    batch_key, batch_part = None, ""
     for t in rows:
         if t.decision is None or t.rule_set_version is None:
             raise LoadError(f"transaction {t.uniq_id} has not been scored")
-        hits = json.dumps(
-            [{"rule": h.rule_id, "score": h.score, "explanation": h.explanation} for h in t.rule_hits],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        lines.append(
-            "\t".join(
-                (
-                    t.timestamp.isoformat(),
-                    str(t.uniq_id),
-                    t.trans_type,
-                    _money(t.amount_cents),
-                    t.currency,
-                    _money(t.amount_crr_cents),
-                    _text(t.account_holder_name),
-                    t.card_presense,
-                    t.merchant_category,
-                    t.card_type,
-                    t.card_id,
-                    str(t.account_id),
-                    "t" if t.account_blacklisted else "f",
-                    _text(t.rules_triggered),
-                    _text(t.rules_explanation),
-                    t.decision,
-                    str(t.risk_score),
-                    _text(hits),
-                    _text(t.rule_set_version),
-                    t.window_start.isoformat(),
-                    t.window_end.isoformat(),
-                    "\\N" if t.fraud_scenario is None else t.fraud_scenario,
-                    t.channel,
-                    t.country,
-                    _text(t.city),
-                    t.home_country,
-                    str(t.card_ref),
-                    str(t.merchant_id),
-                    _text(t.merchant_name),
+        key = (t.rule_set_version, t.window_start, t.window_end)
+        if key != batch_key:
+            batch_key = key
+            batch_part = (
+                f"{_text(t.rule_set_version)}\t{t.window_start.isoformat()}\t{t.window_end.isoformat()}"
+            )
+        card_part = _CARD_PARTS.get(t.card_ref)
+        if card_part is None:
+            card_part = _remember(_CARD_PARTS, t.card_ref, _card_part(t))
+        merchant_part = _MERCHANT_PARTS.get(t.merchant_id)
+        if merchant_part is None:
+            merchant_part = _remember(_MERCHANT_PARTS, t.merchant_id, _merchant_part(t))
+        if t.rule_hits:
+            hits = _text(
+                json.dumps(
+                    [
+                        {"rule": h.rule_id, "score": h.score, "explanation": h.explanation}
+                        for h in t.rule_hits
+                    ],
+                    ensure_ascii=False,
+                    separators=(",", ":"),
                 )
             )
+        else:
+            hits = "[]"
+        lines.append(
+            f"{t.timestamp.isoformat()}\t{t.uniq_id}\t{t.trans_type}\t{_money(t.amount_cents)}\t"
+            f"{_money(t.amount_crr_cents)}\t{t.card_presense}\t{t.channel}\t{_text(t.rules_triggered)}\t"
+            f"{_text(t.rules_explanation)}\t{t.decision}\t{t.risk_score}\t{hits}\t"
+            f"{t.fraud_scenario or _NULL}\t{batch_part}\t{card_part}\t{merchant_part}\n"
         )
-    return ("\n".join(lines) + "\n").encode() if lines else b""
+        if len(lines) >= chunk_rows:
+            yield "".join(lines).encode()
+            lines = []
+    if lines:
+        yield "".join(lines).encode()
+
+
+_NULL = "\\N"
+_CARD_PARTS: dict[UUID, str] = {}
+_MERCHANT_PARTS: dict[UUID, str] = {}
+_MAX_REMEMBERED = 1_000_000
+
+
+def _remember(cache: dict[UUID, str], key: UUID, value: str) -> str:
+    if len(cache) >= _MAX_REMEMBERED:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _card_part(t: Transaction) -> str:
+    """account_holder_name .. card_type: the columns that only depend on the card and its account."""
+    return (
+        f"{_text(t.account_holder_name)}\t{t.currency}\t{t.home_country}\t{t.account_id}\t"
+        f"{'t' if t.account_blacklisted else 'f'}\t{t.card_ref}\t{t.card_id}\t{t.card_type}"
+    )
+
+
+def _merchant_part(t: Transaction) -> str:
+    """merchant_id .. city: the columns that only depend on the merchant."""
+    return f"{t.merchant_id}\t{_text(t.merchant_name)}\t{t.merchant_category}\t{t.country}\t{_text(t.city)}"
 
 
 def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:

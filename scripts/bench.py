@@ -1,0 +1,369 @@
+"""``make bench``: throughput against a plain COPY, dashboard latency at scale, freshness, parse times.
+
+Every figure is printed as one ``name: value`` line, and the ratios are measured in the same run,
+because the machines are shared and noisy. Sections:
+
+- ``pipeline_*``: generate + score + load of batches of 1k, 10k and 100k transactions with the
+  functions the DAG runs (one window each, 100 transactions per minute, so history rules see a
+  realistic stream), each stage's rows/s, and the peak RSS of the process that ran the batch;
+- ``copy_rows_per_s``: a plain COPY of the same final rows into an identical empty table;
+- ``seed_style_rows_per_s``: one INSERT and COMMIT per row, as the original notebook did;
+- ``dashboard_*``: p50/p95 of every dashboard query with N rows loaded by the pipeline's loader,
+  for the dashboard's default range and for the last 30 days;
+- ``freshness_*``: lag from a scheduled run's window end to its commit, with Airflow's scheduler;
+- ``dag_parse_seconds``: each DAG file's parse time.
+
+Uses ``BANKING_BENCH_DSN`` when set, else an embedded PostgreSQL in ``.data/bench`` (kept, so a
+second run reuses the loaded rows). ``--quick`` runs every section on a tiny size (the tests do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "plugins"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import psycopg  # noqa: E402
+from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+
+from banking import loader, pipeline, rules, schema  # noqa: E402
+from banking.db import sql  # noqa: E402
+from banking.model import Window  # noqa: E402
+from banking.settings import GeneratorSettings  # noqa: E402
+from scripts import embedded_postgres  # noqa: E402
+
+STREAM_RATE = 100.0  # transactions per minute for the throughput batches
+T0 = datetime(2026, 6, 1, tzinfo=UTC)  # throughput batches start here; dashboard data ends here
+
+
+def emit(name: str, value: float | int | str) -> None:
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    print(f"{name}: {text}", flush=True)
+
+
+def connect(admin: dict[str, str], dbname: str) -> psycopg.Connection:
+    return psycopg.connect(make_conninfo(**{**admin, "dbname": dbname}), autocommit=True)
+
+
+def prepare(admin: dict[str, str], dbname: str, settings: GeneratorSettings) -> None:
+    embedded_postgres.ensure_database(admin, dbname)
+    with connect(admin, dbname) as conn:
+        schema.apply_migrations(conn)
+        schema.seed_population(conn, settings)
+
+
+# --- throughput --------------------------------------------------------------------------------
+
+
+def one_batch(admin: dict[str, str], dbname: str, size: int, index: int) -> dict[str, float]:
+    """Run one batch of about ``size`` rows through the pipeline, then COPY the same rows plainly."""
+    settings = GeneratorSettings(rate_per_minute=STREAM_RATE)
+    rule_set = rules.load_rules()
+    minutes = max(1, round(size / STREAM_RATE))
+    start = T0 + timedelta(days=40 * index)
+    window = Window(start, start + timedelta(minutes=minutes))
+    figures: dict[str, float] = {}
+    with connect(admin, dbname) as conn:
+        pipeline.generate(settings, Window(start, start + timedelta(minutes=1)))  # build the population
+        loader.ensure_partitions(conn, window)
+        t0 = time.perf_counter()
+        rows, _ = pipeline.generate(settings, window)
+        t1 = time.perf_counter()
+        pipeline.score(conn, rows, window, rule_set)
+        summary = pipeline.summarize(rows, settings, rule_set)
+        t2 = time.perf_counter()
+        payload = loader.encode_rows(rows)
+        t3 = time.perf_counter()
+        loader.replace_window(conn, window, payload, summary)
+        t4 = time.perf_counter()
+        figures.update(
+            rows=len(rows),
+            generate=t1 - t0,
+            score=t2 - t1,
+            encode=t3 - t2,
+            load=t4 - t3,
+            total=t4 - t0,
+            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        )
+        conn.execute("DROP TABLE IF EXISTS bench_copy")
+        conn.execute("CREATE TABLE bench_copy (LIKE banking_data INCLUDING ALL)")
+        copy_sql = sql("load/copy_banking_data").replace("COPY banking_data", "COPY bench_copy")
+        t5 = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            copy.write(payload)
+        figures["copy"] = time.perf_counter() - t5
+        conn.execute("DROP TABLE bench_copy")
+        figures["seed_style"], figures["seed_style_rows"] = seed_style(conn, payload, min(len(rows), 2000))
+    return figures
+
+
+def seed_style(conn: psycopg.Connection, payload: bytes, n: int) -> tuple[float, int]:
+    """One INSERT and one COMMIT per row, as the original notebook loaded its rows."""
+    conn.execute("DROP TABLE IF EXISTS bench_seed")
+    conn.execute("CREATE TABLE bench_seed (LIKE banking_data INCLUDING ALL)")
+    statement = "\n".join(line for line in sql("load/copy_banking_data").splitlines() if not line.startswith("--"))
+    columns = statement.split("(", 1)[1].split(")", 1)[0]
+    names = [c.strip() for c in columns.split(",")]
+    insert = f"INSERT INTO bench_seed ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
+    records = [
+        [None if v == "\\N" else v for v in line.split("\t")] for line in payload.decode().splitlines()[:n]
+    ]
+    with psycopg.connect(conn.info.dsn, password=conn.info.password) as row_conn:
+        started = time.perf_counter()
+        for record in records:
+            row_conn.execute(insert, record)
+            row_conn.commit()
+        seconds = time.perf_counter() - started
+    conn.execute("DROP TABLE bench_seed")
+    return seconds, len(records)
+
+
+def throughput(admin: dict[str, str], dbname: str, sizes: list[int]) -> None:
+    for index, size in enumerate(sizes):
+        # A fresh process per batch, so that its peak RSS is the batch's own.
+        result = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one-batch",
+                str(size),
+                "--batch-index",
+                str(index),
+                "--admin",
+                json.dumps(admin),
+                "--db",
+                dbname,
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode:
+            raise RuntimeError(f"the {size}-row batch failed:\n{result.stderr[-3000:]}")
+        f = json.loads(result.stdout.strip().splitlines()[-1])
+        label = f"{size // 1000}k" if size >= 1000 else str(size)
+        rows = f["rows"]
+        emit(f"pipeline_rows[{label}]", int(rows))
+        emit(f"pipeline_rows_per_s[{label}]", rows / f["total"])
+        for stage in ("generate", "score", "encode", "load"):
+            emit(f"stage_rows_per_s[{label},{stage}]", rows / f[stage])
+        emit(f"copy_rows_per_s[{label}]", rows / f["copy"])
+        emit(f"pipeline_vs_copy[{label}]", f["copy"] / f["total"])
+        seed_rate = f["seed_style_rows"] / f["seed_style"]
+        emit(f"seed_style_rows_per_s[{label}]", seed_rate)
+        emit(f"pipeline_vs_seed[{label}]", (rows / f["total"]) / seed_rate)
+        emit(f"peak_rss_mb[{label}]", f["peak_rss_mb"])
+
+
+# --- dashboard latency -------------------------------------------------------------------------
+
+
+def dashboard_queries() -> dict[str, str]:
+    """Every SQL query of the provisioned dashboard, plus the original project's seven."""
+    queries: dict[str, str] = {}
+    dashboard = ROOT / "grafana" / "dashboards" / "banking.json"
+    if dashboard.exists():
+        for panel in json.loads(dashboard.read_text()).get("panels", []):
+            for target in panel.get("targets", []):
+                if target.get("rawSql"):
+                    queries[f"panel:{panel.get('title', panel.get('id'))}:{target.get('refId', 'A')}"] = (
+                        target["rawSql"]
+                    )
+    seed = ROOT.parent / "shared" / "reference" / "seed_dashboard_queries.sql"
+    if seed.exists():
+        for i, chunk in enumerate(seed.read_text().split(";"), start=1):
+            body = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--")).strip()
+            if body:
+                queries[f"seed:{i}"] = body
+    return queries
+
+
+def expand_macros(query: str, start: datetime, end: datetime) -> str:
+    """Grafana's PostgreSQL macros, expanded as Grafana does for the range [start, end]."""
+    import re
+
+    lo, hi = f"'{start.isoformat()}'", f"'{end.isoformat()}'"
+
+    def group(match: re.Match, alias: bool) -> str:
+        column, interval = match[1].strip(), match[2].strip().strip("'")
+        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[interval[-1]] * int(interval[:-1])
+        expr = f"floor(extract(epoch from {column})/{seconds})*{seconds}"
+        return f'{expr} AS "time"' if alias else expr
+
+    query = re.sub(r"\$__timeFilter\(([^)]*)\)", lambda m: f"{m[1]} BETWEEN {lo} AND {hi}", query)
+    query = re.sub(r"\$__timeGroupAlias\(([^,]*),([^)]*)\)", lambda m: group(m, True), query)
+    query = re.sub(r"\$__timeGroup\(([^,]*),([^)]*)\)", lambda m: group(m, False), query)
+    query = query.replace("$__timeFrom()", lo).replace("$__timeTo()", hi)
+    query = query.replace("$__unixEpochFrom()", str(int(start.timestamp())))
+    query = query.replace("$__unixEpochTo()", str(int(end.timestamp())))
+    return query.replace("$__interval", "'1 minute'")
+
+
+def load_dataset(admin: dict[str, str], dbname: str, target_rows: int, rate: float) -> datetime:
+    """Load about ``target_rows`` rows ending at T0 with the pipeline's loader; returns the end."""
+    settings = GeneratorSettings(rate_per_minute=rate)
+    rule_set = rules.load_rules()
+    with connect(admin, dbname) as conn:
+        have = conn.execute(
+            "SELECT coalesce(sum(rows), 0) FROM banking_batches WHERE window_end <= %s", (T0,)
+        ).fetchone()[0]
+        if have >= target_rows * 0.95:
+            emit("dashboard_dataset", "reused")
+            return T0
+        conn.execute("DELETE FROM banking_batches WHERE window_end <= %s", (T0,))
+        total_minutes = max(1, round(target_rows / rate))
+        step = max(1, min(total_minutes, round(1_000_000 / rate)))  # windows of about a million rows
+        started = time.perf_counter()
+        loaded = 0
+        t = T0 - timedelta(minutes=total_minutes)
+        while t < T0:
+            end = min(T0, t + timedelta(minutes=step))
+            loaded += pipeline.run_window(conn, settings, rule_set, Window(t, end)).summary.rows
+            t = end
+        conn.execute("ANALYZE")
+        emit("dashboard_dataset_rows", loaded)
+        emit("dashboard_dataset_load_rows_per_s", loaded / (time.perf_counter() - started))
+    return T0
+
+
+def dashboard_latency(admin: dict[str, str], dbname: str, end: datetime, repeats: int) -> None:
+    queries = dashboard_queries()
+    with connect(admin, dbname) as conn:
+        conn.execute("SET ROLE banking_reader")
+        for range_name, span in (("default", timedelta(hours=1)), ("30d", timedelta(days=30))):
+            worst = 0.0
+            for name, query in queries.items():
+                expanded = expand_macros(query, end - span, end)
+                samples = []
+                for _ in range(repeats):
+                    t = time.perf_counter()
+                    conn.execute(expanded).fetchall()
+                    samples.append((time.perf_counter() - t) * 1000)
+                p50 = statistics.median(samples)
+                p95 = statistics.quantiles(samples, n=20)[-1] if len(samples) >= 2 else samples[0]
+                worst = max(worst, p95)
+                emit(f"dashboard_ms[{range_name},{name},p50]", p50)
+                emit(f"dashboard_ms[{range_name},{name},p95]", p95)
+            emit(f"dashboard_worst_p95_ms[{range_name}]", worst)
+
+
+# --- freshness and parse time ------------------------------------------------------------------
+
+
+def freshness(admin: dict[str, str], dbname: str, runs: int) -> None:
+    """Run Airflow's scheduler for ``runs`` scheduled minutes; lag = commit time - window end."""
+    import tempfile
+
+    from scripts.run import airflow_env
+
+    home = Path(tempfile.mkdtemp(prefix="bench-airflow-"))
+    env = airflow_env(embedded_postgres.airflow_uri(admin, dbname))
+    env.update(AIRFLOW_HOME=str(home), AIRFLOW__API__PORT=env.get("BANKING_BENCH_PORT", "8793"))
+    airflow = str(Path(sys.executable).parent / "airflow")
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    started_at = datetime.now(UTC)
+    process = subprocess.Popen(
+        [airflow, "standalone"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60 * (runs + 3)
+        with connect(admin, dbname) as conn:
+            while time.monotonic() < deadline:
+                n = conn.execute(
+                    "SELECT count(*) FROM banking_batches WHERE run_id LIKE 'scheduled__%%' AND finished_at > %s",
+                    (started_at,),
+                ).fetchone()[0]
+                if n >= runs + 1:
+                    break
+                time.sleep(10)
+            lags = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT extract(epoch FROM finished_at - window_end) FROM banking_batches "
+                    "WHERE run_id LIKE 'scheduled__%%' AND finished_at > %s ORDER BY window_end",
+                    (started_at,),
+                )
+            ][1:]  # the first run may be a catch-up of an older minute
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    lags = [float(x) for x in lags]
+    emit("freshness_runs", len(lags))
+    if lags:
+        emit("freshness_p50_s", statistics.median(lags))
+        emit("freshness_p95_s", statistics.quantiles(lags, n=20)[-1] if len(lags) >= 2 else lags[0])
+
+
+def parse_times() -> None:
+    import tempfile
+
+    from tests.dags.test_dag_integrity import PROBE
+
+    home = tempfile.mkdtemp(prefix="bench-parse-")
+    for path in sorted((ROOT / "dags").glob("*.py")):
+        env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE, str(path)], env=env, capture_output=True, text=True, check=True
+        )
+        emit(f"dag_parse_seconds[{path.name}]", json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="every section on a tiny size (for the tests)")
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--dashboard-rows", type=int, default=10_000_000)
+    parser.add_argument("--dashboard-rate", type=float, default=250.0, help="rows per minute of that data")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--freshness-runs", type=int, default=10)
+    parser.add_argument("--one-batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-index", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--admin", help=argparse.SUPPRESS)
+    parser.add_argument("--db", default="banking_bench")
+    args = parser.parse_args(argv)
+
+    if args.one_batch:
+        print(json.dumps(one_batch(json.loads(args.admin), args.db, args.one_batch, args.batch_index)))
+        return 0
+    if args.quick:
+        args.sizes, args.dashboard_rows, args.repeats, args.freshness_runs = "200,500", 3000, 3, 0
+
+    server = None
+    dsn = os.environ.get("BANKING_BENCH_DSN")
+    if dsn:
+        admin = conninfo_to_dict(dsn)
+    else:
+        data_dir = Path(os.environ.get("BANKING_BENCH_DATA_DIR", ROOT / ".data" / "bench"))
+        server, admin = embedded_postgres.start(data_dir)
+    dbname = args.db + ("_quick" if args.quick else "")
+    try:
+        emit("machine", f"{os.cpu_count()} cpus, {sys.platform}, python {sys.version.split()[0]}")
+        prepare(admin, dbname, GeneratorSettings())
+        throughput(admin, dbname, [int(s) for s in args.sizes.split(",")])
+        end = load_dataset(admin, dbname, args.dashboard_rows, args.dashboard_rate)
+        dashboard_latency(admin, dbname, end, args.repeats)
+        if args.freshness_runs:
+            freshness(admin, dbname, args.freshness_runs)
+        parse_times()
+    finally:
+        if server is not None:
+            server.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
