@@ -113,7 +113,9 @@ def seed_style(conn: psycopg.Connection, payload: bytes, n: int) -> tuple[float,
     """One INSERT and one COMMIT per row, as the original notebook loaded its rows."""
     conn.execute("DROP TABLE IF EXISTS bench_seed")
     conn.execute("CREATE TABLE bench_seed (LIKE banking_data INCLUDING ALL)")
-    statement = "\n".join(line for line in sql("load/copy_banking_data").splitlines() if not line.startswith("--"))
+    statement = "\n".join(
+        line for line in sql("load/copy_banking_data").splitlines() if not line.startswith("--")
+    )
     columns = statement.split("(", 1)[1].split(")", 1)[0]
     names = [c.strip() for c in columns.split(",")]
     insert = f"INSERT INTO bench_seed ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
@@ -330,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dashboard-rate", type=float, default=250.0, help="rows per minute of that data")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--freshness-runs", type=int, default=10)
+    parser.add_argument(
+        "--sections", default="throughput,dashboard,freshness,parse", help="which sections to run"
+    )
     parser.add_argument("--one-batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch-index", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--admin", help=argparse.SUPPRESS)
@@ -352,13 +357,17 @@ def main(argv: list[str] | None = None) -> int:
     dbname = args.db + ("_quick" if args.quick else "")
     try:
         emit("machine", f"{os.cpu_count()} cpus, {sys.platform}, python {sys.version.split()[0]}")
+        sections = set(args.sections.split(","))
         prepare(admin, dbname, GeneratorSettings())
-        throughput(admin, dbname, [int(s) for s in args.sizes.split(",")])
-        end = load_dataset(admin, dbname, args.dashboard_rows, args.dashboard_rate)
-        dashboard_latency(admin, dbname, end, args.repeats)
-        if args.freshness_runs:
+        if "throughput" in sections:
+            throughput(admin, dbname, [int(s) for s in args.sizes.split(",")])
+        if "dashboard" in sections:
+            end = load_dataset(admin, dbname, args.dashboard_rows, args.dashboard_rate)
+            dashboard_latency(admin, dbname, end, args.repeats)
+        if "freshness" in sections and args.freshness_runs:
             freshness(admin, dbname, args.freshness_runs)
-        parse_times()
+        if "parse" in sections:
+            parse_times()
     finally:
         if server is not None:
             server.cleanup()

@@ -8,7 +8,10 @@ from the population, which is over a hundred times faster.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import random
 import uuid
 import zlib
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from itertools import accumulate
+from pathlib import Path
 from typing import Any
 
 from banking.countries import COUNTRIES, Country
@@ -126,14 +130,36 @@ def new_uuid(rng: random.Random) -> uuid.UUID:
 
 
 def population_for(settings: GeneratorSettings) -> Population:
-    return build_population(*settings.population_key, version=settings.population_version)
+    """The population of ``settings``: from this process's memory, the disk cache, or Faker."""
+    return _population(*settings.population_key, version=settings.population_version)
 
 
 @lru_cache(maxsize=4)
+def _population(
+    seed: int, n_accounts: int, n_merchants: int, blacklist_rate: float, version: str
+) -> Population:
+    cache = _cache_file(version)
+    if cache is not None:
+        try:
+            return _from_json(version, json.loads(cache.read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # missing or unreadable: build it
+    population = build_population(seed, n_accounts, n_merchants, blacklist_rate, version)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(_to_json(population)))
+            tmp.replace(cache)  # atomic: readers see the whole file or none
+        except OSError:
+            pass  # a read-only home is fine: the next task builds it again
+    return population
+
+
 def build_population(
     seed: int, n_accounts: int, n_merchants: int, blacklist_rate: float, version: str = ""
 ) -> Population:
-    """Build the population deterministically (cached per process: a worker builds it once)."""
+    """Build the population deterministically with Faker (about a second for 5,000 accounts)."""
     from faker import Faker  # heavy import: only where the population is built
 
     rng = random.Random(stable_seed("population", seed, n_accounts, n_merchants, blacklist_rate))
@@ -205,17 +231,104 @@ def build_population(
         for a in accounts
         if a.blacklisted
     )
+    return _assemble(version, accounts, merchants, list(blacklist))
+
+
+def _assemble(
+    version: str, accounts: list[Account], merchants: list[Merchant], blacklist: list[BlacklistEntry]
+) -> Population:
+    """The population with its sampling tables."""
+    by_place: dict[tuple[str, str], list[Merchant]] = {}
+    for m in merchants:
+        by_place.setdefault((m.country, m.category), []).append(m)
     # Blacklisted accounts are partly blocked: they transact about half as often on their own.
     weights = [a.activity * (0.5 if a.blacklisted else 1.0) for a in accounts]
     return Population(
         version=version,
         accounts=tuple(accounts),
         merchants=tuple(merchants),
-        blacklist=blacklist,
+        blacklist=tuple(blacklist),
         account_cum_weights=tuple(accumulate(weights)),
         merchants_by_place={k: tuple(v) for k, v in by_place.items()},
         blacklisted_accounts=tuple(a for a in accounts if a.blacklisted),
     )
+
+
+def _cache_file(version: str) -> Path | None:
+    """Where the population of ``version`` is cached for the next process, or None without a version.
+
+    The name includes a hash of this module, the country table and Faker's version, so that a
+    change to how the population is built never reads an old file.
+    """
+    if not version:
+        return None
+    base = os.environ.get("BANKING_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "banking-monitoring"
+    )
+    return Path(base) / f"population-{version}-{_code_version()}.json"
+
+
+@lru_cache(maxsize=1)
+def _code_version() -> str:
+    from importlib.metadata import version as package_version
+
+    from banking import countries
+
+    digest = hashlib.sha256(Path(__file__).read_bytes() + Path(countries.__file__).read_bytes())
+    digest.update(package_version("faker").encode())
+    return digest.hexdigest()[:12]
+
+
+def _to_json(p: Population) -> dict[str, Any]:
+    return {
+        "accounts": [
+            [
+                str(a.account_id),
+                a.holder_name,
+                a.home_country,
+                a.city,
+                a.currency,
+                a.opened_on.isoformat(),
+                a.activity,
+                a.spend_factor,
+                a.blacklisted,
+                [[str(c.card_ref), c.card_type, c.masked_pan, c.issued_on.isoformat()] for c in a.cards],
+            ]
+            for a in p.accounts
+        ],
+        "merchants": [[str(m.merchant_id), m.name, m.category, m.country, m.city] for m in p.merchants],
+        "blacklist": [[str(b.account_id), b.reason, b.listed_on.isoformat()] for b in p.blacklist],
+    }
+
+
+def _from_json(version: str, data: dict[str, Any]) -> Population:
+    accounts = []
+    for account_id, holder, home, city, currency, opened, activity, spend, blacklisted, cards in data[
+        "accounts"
+    ]:
+        aid = uuid.UUID(account_id)
+        accounts.append(
+            Account(
+                aid,
+                holder,
+                home,
+                city,
+                currency,
+                date.fromisoformat(opened),
+                activity,
+                spend,
+                tuple(
+                    Card(uuid.UUID(ref), aid, kind, pan, date.fromisoformat(issued))
+                    for ref, kind, pan, issued in cards
+                ),
+                blacklisted,
+            )
+        )
+    merchants = [Merchant(uuid.UUID(mid), *rest) for mid, *rest in data["merchants"]]
+    blacklist = [
+        BlacklistEntry(uuid.UUID(aid), reason, date.fromisoformat(d)) for aid, reason, d in data["blacklist"]
+    ]
+    return _assemble(version, accounts, merchants, blacklist)
 
 
 def _city(fake: Any) -> str:
