@@ -4,8 +4,10 @@ Every figure is printed as one ``name: value`` line, and the ratios are measured
 because the machines are shared and noisy. Sections:
 
 - ``pipeline_*``: generate + score + load of batches of 1k, 10k and 100k transactions with the
-  functions the DAG runs (one window each, 100 transactions per minute, so history rules see a
-  realistic stream), each stage's rows/s, and the peak RSS of the process that ran the batch;
+  code of the DAG's three tasks (one window each, 100 transactions per minute, so history rules
+  see a realistic stream; the score task regenerates the batch and stages it, the load task COPYs
+  it), each task's rows/s, ``inprocess_rows_per_s`` for the same in one process without staging
+  (backfills, the soak), and the peak RSS of the process that ran the batch;
 - ``copy_rows_per_s``: a plain COPY of the same final rows into an identical empty table;
 - ``seed_style_rows_per_s``: one INSERT and COMMIT per row, as the original notebook did;
 - ``dashboard_*``: p50/p95 of every dashboard query with N rows loaded by the pipeline's loader,
@@ -20,9 +22,11 @@ second run reuses the loaded rows). ``--quick`` runs every section on a tiny siz
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -68,35 +72,35 @@ def prepare(admin: dict[str, str], dbname: str, settings: GeneratorSettings) -> 
 
 
 def one_batch(admin: dict[str, str], dbname: str, size: int, index: int) -> dict[str, float]:
-    """Run one batch of about ``size`` rows through the pipeline, then COPY the same rows plainly."""
+    """One batch of about ``size`` rows through the DAG's three tasks' code, then in one process,
+    then as a plain COPY of the same final rows."""
     settings = GeneratorSettings(rate_per_minute=STREAM_RATE)
     rule_set = rules.load_rules()
     minutes = max(1, round(size / STREAM_RATE))
     start = T0 + timedelta(days=40 * index)
     window = Window(start, start + timedelta(minutes=minutes))
+    window2 = Window(window.end, window.end + timedelta(minutes=minutes))
     figures: dict[str, float] = {}
     with connect(admin, dbname) as conn:
-        pipeline.generate(settings, Window(start, start + timedelta(minutes=1)))  # build the population
-        loader.ensure_partitions(conn, window)
+        pipeline.generate(settings, Window(start - timedelta(minutes=1), start))  # build the population
+        loader.ensure_partitions(conn, Window(window.start, window2.end))
+        # The DAG's path: generate task, score task (regenerate, score, stage), load task.
         t0 = time.perf_counter()
-        rows, _ = pipeline.generate(settings, window)
+        rows, manifest = pipeline.generate(settings, window)
         t1 = time.perf_counter()
-        pipeline.score(conn, rows, window, rule_set)
-        summary = pipeline.summarize(rows, settings, rule_set)
+        pipeline.score_and_stage(conn, manifest, rule_set)
         t2 = time.perf_counter()
-        payload = loader.encode_rows(rows)
+        loader.load_staged(conn, window)
         t3 = time.perf_counter()
-        loader.replace_window(conn, window, payload, summary)
-        t4 = time.perf_counter()
-        figures.update(
-            rows=len(rows),
-            generate=t1 - t0,
-            score=t2 - t1,
-            encode=t3 - t2,
-            load=t4 - t3,
-            total=t4 - t0,
-            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        )
+        figures.update(rows=len(rows), generate=t1 - t0, score=t2 - t1, load=t3 - t2, total=t3 - t0)
+        # One process, no staging (backfills, the soak): COPY streams while rows are encoded.
+        report = pipeline.run_window(conn, settings, rule_set, window2)
+        figures["inprocess_rows"] = report.summary.rows
+        figures["inprocess_total"] = sum(report.seconds.values())
+        figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # The physical limit: a plain COPY of the same final rows into an identical empty table.
+        pipeline.score(conn, rows, window, rule_set)
+        payload = loader.encode_rows(rows)
         conn.execute("DROP TABLE IF EXISTS bench_copy")
         conn.execute("CREATE TABLE bench_copy (LIKE banking_data INCLUDING ALL)")
         copy_sql = sql("load/copy_banking_data").replace("COPY banking_data", "COPY bench_copy")
@@ -158,8 +162,9 @@ def throughput(admin: dict[str, str], dbname: str, sizes: list[int]) -> None:
         rows = f["rows"]
         emit(f"pipeline_rows[{label}]", int(rows))
         emit(f"pipeline_rows_per_s[{label}]", rows / f["total"])
-        for stage in ("generate", "score", "encode", "load"):
+        for stage in ("generate", "score", "load"):
             emit(f"stage_rows_per_s[{label},{stage}]", rows / f[stage])
+        emit(f"inprocess_rows_per_s[{label}]", f["inprocess_rows"] / f["inprocess_total"])
         emit(f"copy_rows_per_s[{label}]", rows / f["copy"])
         emit(f"pipeline_vs_copy[{label}]", f["copy"] / f["total"])
         seed_rate = f["seed_style_rows"] / f["seed_style"]
@@ -271,12 +276,18 @@ def freshness(admin: dict[str, str], dbname: str, runs: int) -> None:
 
     home = Path(tempfile.mkdtemp(prefix="bench-airflow-"))
     env = airflow_env(embedded_postgres.airflow_uri(admin, dbname))
-    env.update(AIRFLOW_HOME=str(home), AIRFLOW__API__PORT=env.get("BANKING_BENCH_PORT", "8793"))
+    port = env.get("BANKING_BENCH_PORT", "8790")
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__API__PORT=port,
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://localhost:{port}/execution/",
+    )
     airflow = str(Path(sys.executable).parent / "airflow")
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
     started_at = datetime.now(UTC)
+    log = (home / "standalone.log").open("w")
     process = subprocess.Popen(
-        [airflow, "standalone"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         deadline = time.monotonic() + 60 * (runs + 3)
@@ -298,12 +309,18 @@ def freshness(admin: dict[str, str], dbname: str, runs: int) -> None:
                 )
             ][1:]  # the first run may be a catch-up of an older minute
     finally:
-        process.terminate()
+        # Stop standalone and every component it started (they share its process group).
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            process.kill()
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
     lags = [float(x) for x in lags]
+    if not lags:
+        raise RuntimeError(f"no scheduled run loaded a window; see {home / 'standalone.log'}")
     emit("freshness_runs", len(lags))
     if lags:
         emit("freshness_p50_s", statistics.median(lags))

@@ -44,6 +44,7 @@ def airflow_env(conn_uri: str) -> dict[str, str]:
         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=env.get("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "30"),
         AIRFLOW__API__PORT=PORT,
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://localhost:{PORT}/execution/",
         AIRFLOW_CONN_BANKING_DB=conn_uri,
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "plugins"), env.get("PYTHONPATH")])),
         # airflow standalone starts its components as `airflow ...` from PATH: use this venv's.

@@ -172,9 +172,17 @@ def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:
 
 
 def replace_window(
-    conn: psycopg.Connection, window: Window, payload: bytes, summary: BatchSummary, run_id: str | None = None
+    conn: psycopg.Connection,
+    window: Window,
+    payload: bytes | Iterable[bytes],
+    summary: BatchSummary,
+    run_id: str | None = None,
 ) -> LoadResult:
-    """Replace the rows of ``window`` with ``payload`` (COPY text) and write its audit row, atomically."""
+    """Replace the rows of ``window`` with ``payload`` and write its audit row, atomically.
+
+    ``payload`` is COPY text: whole, or as chunks (see :func:`encode_chunks`), which the server
+    ingests while the next chunk is being encoded.
+    """
     started = time.perf_counter()
     created = ensure_partitions(conn, window)
     with conn.transaction():
@@ -212,7 +220,11 @@ def load_staged(conn: psycopg.Connection, window: Window, run_id: str | None = N
 
 
 def _replace(
-    conn: psycopg.Connection, window: Window, payload: bytes, summary: BatchSummary, run_id: str | None
+    conn: psycopg.Connection,
+    window: Window,
+    payload: bytes | Iterable[bytes],
+    summary: BatchSummary,
+    run_id: str | None,
 ) -> tuple[int, int]:
     bounds = _bounds(window)
     conn.execute(sql("load/lock_window"), bounds)
@@ -224,12 +236,10 @@ def _replace(
     with conn.cursor() as cur:
         cur.execute(sql("load/delete_window"), bounds)
         deleted = cur.rowcount
-        if payload:
-            with cur.copy(sql("load/copy_banking_data")) as copy:
-                copy.write(payload)
-            inserted = cur.rowcount
-        else:
-            inserted = 0
+        with cur.copy(sql("load/copy_banking_data")) as copy:
+            for chunk in [payload] if isinstance(payload, bytes) else payload:
+                copy.write(chunk)
+        inserted = max(cur.rowcount, 0)
     if inserted != summary.rows:
         raise LoadError(f"window {window}: copied {inserted} rows but the batch has {summary.rows}")
     for statement in sql_statements("load/refresh_rollups"):

@@ -140,7 +140,7 @@ def run_window(
     score(conn, rows, window, rule_set)
     summary = summarize(rows, settings, rule_set)
     t2 = time.perf_counter()
-    result = loader.replace_window(conn, window, loader.encode_rows(rows), summary, run_id)
+    result = loader.replace_window(conn, window, loader.encode_chunks(rows), summary, run_id)
     t3 = time.perf_counter()
     seconds.update(generate=t1 - t0, score=t2 - t1, load=t3 - t2)
     return WindowReport(summary, result, seconds)

@@ -18,6 +18,7 @@ FIGURES = [
     r"stage_rows_per_s\[500,generate\]",
     r"stage_rows_per_s\[500,score\]",
     r"stage_rows_per_s\[500,load\]",
+    r"inprocess_rows_per_s\[500\]",
     r"copy_rows_per_s\[500\]",
     r"pipeline_vs_copy\[500\]",
     r"seed_style_rows_per_s\[500\]",
