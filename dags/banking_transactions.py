@@ -24,6 +24,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
+NOT_NAN = {"type": "number", "minimum": 1, "maximum": -1}
 DEFAULT_ARGS = {
     "owner": "banking",
     "retries": 3,
@@ -58,6 +59,8 @@ DEFAULT_ARGS = {
             type=["null", "number"],
             minimum=0,
             maximum=100000,
+            # NaN fails no comparison, so minimum/maximum let it through: only NaN matches this.
+            **{"not": NOT_NAN},
             title="Transactions per minute",
             description="Average arrival rate. Empty: BANKING_RATE_PER_MINUTE or 100.",
         ),
@@ -66,6 +69,7 @@ DEFAULT_ARGS = {
             type=["null", "number"],
             minimum=0,
             maximum=0.5,
+            **{"not": NOT_NAN},
             title="Injected fraud share",
             description="Share of transactions from injected fraud scenarios. Empty: BANKING_FRAUD_RATE or 0.02.",
         ),

@@ -41,6 +41,7 @@ for path in (ROOT, ROOT / "plugins"):
 
 import psycopg  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+from tests.grafana.macros import TimeRange, expand  # noqa: E402
 
 from banking import loader, pipeline, rules, schema  # noqa: E402
 from banking.db import sql  # noqa: E402
@@ -196,27 +197,6 @@ def dashboard_queries() -> dict[str, str]:
     return queries
 
 
-def expand_macros(query: str, start: datetime, end: datetime) -> str:
-    """Grafana's PostgreSQL macros, expanded as Grafana does for the range [start, end]."""
-    import re
-
-    lo, hi = f"'{start.isoformat()}'", f"'{end.isoformat()}'"
-
-    def group(match: re.Match, alias: bool) -> str:
-        column, interval = match[1].strip(), match[2].strip().strip("'")
-        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[interval[-1]] * int(interval[:-1])
-        expr = f"floor(extract(epoch from {column})/{seconds})*{seconds}"
-        return f'{expr} AS "time"' if alias else expr
-
-    query = re.sub(r"\$__timeFilter\(([^)]*)\)", lambda m: f"{m[1]} BETWEEN {lo} AND {hi}", query)
-    query = re.sub(r"\$__timeGroupAlias\(([^,]*),([^)]*)\)", lambda m: group(m, True), query)
-    query = re.sub(r"\$__timeGroup\(([^,]*),([^)]*)\)", lambda m: group(m, False), query)
-    query = query.replace("$__timeFrom()", lo).replace("$__timeTo()", hi)
-    query = query.replace("$__unixEpochFrom()", str(int(start.timestamp())))
-    query = query.replace("$__unixEpochTo()", str(int(end.timestamp())))
-    return query.replace("$__interval", "'1 minute'")
-
-
 def load_dataset(admin: dict[str, str], dbname: str, target_rows: int, rate: float) -> datetime:
     """Load about ``target_rows`` rows ending at T0 with the pipeline's loader; returns the end."""
     settings = GeneratorSettings(rate_per_minute=rate)
@@ -251,7 +231,7 @@ def dashboard_latency(admin: dict[str, str], dbname: str, end: datetime, repeats
         for range_name, span in (("default", timedelta(hours=1)), ("30d", timedelta(days=30))):
             worst = 0.0
             for name, query in queries.items():
-                expanded = expand_macros(query, end - span, end)
+                expanded = expand(query, TimeRange(end - span, end))
                 samples = []
                 for _ in range(repeats):
                     t = time.perf_counter()

@@ -202,13 +202,25 @@ def stage(conn: psycopg.Connection, window: Window, payload: bytes, summary: Bat
 
 
 def load_staged(conn: psycopg.Connection, window: Window, run_id: str | None = None) -> LoadResult:
-    """Load the staged payload of ``window`` (see :func:`stage`) and remove it, in one transaction."""
+    """Load the staged payload of ``window`` (see :func:`stage`) and remove it, in one transaction.
+
+    When nothing is staged because this same run's load already committed (a worker lost after
+    COMMIT, before Airflow heard of it, then retried), the window is loaded: report it, change nothing.
+    """
     started = time.perf_counter()
     created = ensure_partitions(conn, window)
     with conn.transaction():
         conn.execute(sql("load/lock_window"), _bounds(window))
         staged = conn.execute(sql("load/stage_get"), _bounds(window)).fetchone()
         if staged is None:
+            done = None
+            if run_id is not None:
+                done = conn.execute(
+                    sql("load/loaded_by_run"), {**_bounds(window), "run_id": run_id}
+                ).fetchone()
+            if done is not None:
+                log.info("window %s was already loaded by run %s: nothing to do", window, run_id)
+                return LoadResult(window, 0, done[0], created, time.perf_counter() - started)
             raise LoadError(
                 f"nothing is staged for window {window}: the score task of this run must succeed first "
                 "(clear it and its downstream tasks to run them again)"

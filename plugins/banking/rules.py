@@ -339,7 +339,16 @@ RULE_TYPES = tuple(_RULE_TYPES)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects duplicate mapping keys instead of keeping the last."""
+    """A safe YAML loader that rejects duplicate mapping keys instead of keeping the last, and aliases:
+    a few hundred bytes of nested aliases expand to millions of values (a "billion laughs" file)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"YAML aliases (*{event.anchor}) are not allowed in rule files", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:

@@ -100,7 +100,10 @@ def ensure_login_roles(conn: psycopg.Connection, environ: Mapping[str, str]) -> 
             role=pgsql.Identifier(role),
             role_name=pgsql.Literal(role),
             group=pgsql.Identifier(group),
-            password=pgsql.Literal(password),
+            # A SCRAM verifier, never the clear text: servers that log DDL would log the password.
+            password=pgsql.Literal(
+                conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+            ),
         )
         with conn.transaction():
             conn.execute(statement)
