@@ -38,7 +38,7 @@ FOLDER = "Banking"
 # Dashboard JSON model version this file is written for; newer Grafana versions migrate it on load.
 SCHEMA_VERSION = 39
 
-ROLLUP, RAW, AUDIT = "rollup", "raw", "audit"
+ROLLUP, RAW, AUDIT, BACKTEST = "rollup", "raw", "audit", "backtest"
 DECISION_COLORS = {"Approved": "green", "Review": "orange", "Rejected": "red"}
 
 
@@ -600,6 +600,37 @@ PANELS: tuple[Panel, ...] = (
         "Seconds between a window's end and the commit of its load: the data's freshness.",
         source=AUDIT,
         unit="s",
+    ),
+    # Row 7: the latest rule backtest (banking_backtest DAG), live rules vs the candidate.
+    _table(
+        18,
+        "Backtest: live vs candidate (latest)",
+        (0, 46, 24, 9),
+        _sql(
+            """
+            SELECT l.rule_id,
+                   l.hits AS live_hits, c.hits AS candidate_hits,
+                   l.rejected AS live_rejected, c.rejected AS candidate_rejected,
+                   l.true_positives AS live_true_positives, c.true_positives AS candidate_true_positives,
+                   l.fraud_total,
+                   round(l."precision"::numeric, 3) AS live_precision,
+                   round(c."precision"::numeric, 3) AS candidate_precision,
+                   round(l.recall::numeric, 3) AS live_recall, round(c.recall::numeric, 3) AS candidate_recall
+            FROM banking_backtest_metrics l
+            JOIN banking_backtest_metrics c
+              ON c.backtest_id = l.backtest_id AND c.variant = 'candidate' AND c.rule_id = l.rule_id
+            WHERE l.variant = 'live' AND l.backtest_id = (
+                SELECT backtest_id FROM banking_backtest_runs
+                WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1
+            )
+            ORDER BY l.rule_id <> '*', l.rule_id
+            """
+        ),
+        "Per rule ('*' = the Rejected decision) for the most recent successful backtest: hits, "
+        "rejections, injected fraud caught, precision and recall of the live rules and the candidate. "
+        "Not filtered by the time range: a backtest has its own range.",
+        source=BACKTEST,
+        overrides=[],
     ),
 )
 

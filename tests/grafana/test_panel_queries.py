@@ -11,9 +11,11 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 
-from banking import pipeline, rules
+from banking import backtest, pipeline, rules
 from banking.model import TRANS_TYPES, Window
+from banking.paths import RULES_FILE
 from grafana import build_dashboard as bd
 from tests.conftest import DAY, SMALL
 from tests.grafana.macros import TimeRange, expand
@@ -47,6 +49,17 @@ def loaded(db: psycopg.Connection, rule_set: rules.RuleSet) -> psycopg.Connectio
     for i in range(MINUTES):
         settings = CALM if i < MINUTES // 2 else SPIKE
         pipeline.run_window(db, settings, rule_set, Window(minute(i), minute(i + 1)))
+    stricter = yaml.safe_load(RULES_FILE.read_text())
+    stricter["thresholds"] = {"reject": 30}
+    backtest.run_on(
+        db,
+        {
+            "backtest_id": "panel-test",
+            "rules_json": stricter,
+            "start": minute(0).isoformat(),
+            "end": minute(MINUTES).isoformat(),
+        },
+    )
     db.execute("SET ROLE banking_reader")
     return db
 
@@ -353,3 +366,13 @@ def test_alert_rules_see_the_fraud_spike(loaded: psycopg.Connection) -> None:
     assert value == pytest.approx(expected) and value > 0
     empty = TimeRange(minute(60), minute(65))
     assert run(loaded, rejection.sql, empty)[1] == [(0.0,)]
+
+
+def test_backtest_panel_shows_live_vs_candidate(loaded: psycopg.Connection) -> None:
+    """The stricter candidate (reject at 30) rejects at least as much as the live rules, per the panel."""
+    rows = panel_rows(loaded, "Backtest: live vs candidate (latest)")
+    overall = rows[0]
+    assert overall[0] == "*"
+    live_rejected, candidate_rejected = overall[3], overall[4]
+    assert candidate_rejected > live_rejected > 0
+    assert {r[0] for r in rows[1:]} == {r.id for r in rules.load_rules().rules}
