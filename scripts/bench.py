@@ -41,12 +41,14 @@ for path in (ROOT, ROOT / "plugins"):
 
 import psycopg  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+from tests.db.test_dashboard_queries import SEED_QUERIES, seed_queries  # noqa: E402
 from tests.grafana.macros import TimeRange, expand  # noqa: E402
 
 from banking import loader, pipeline, rules, schema  # noqa: E402
 from banking.db import sql  # noqa: E402
 from banking.model import Window  # noqa: E402
 from banking.settings import GeneratorSettings  # noqa: E402
+from grafana import build_dashboard  # noqa: E402
 from scripts import embedded_postgres  # noqa: E402
 
 STREAM_RATE = 100.0  # transactions per minute for the throughput batches
@@ -179,21 +181,9 @@ def throughput(admin: dict[str, str], dbname: str, sizes: list[int]) -> None:
 
 def dashboard_queries() -> dict[str, str]:
     """Every SQL query of the provisioned dashboard, plus the original project's seven."""
-    queries: dict[str, str] = {}
-    dashboard = ROOT / "grafana" / "dashboards" / "banking.json"
-    if dashboard.exists():
-        for panel in json.loads(dashboard.read_text()).get("panels", []):
-            for target in panel.get("targets", []):
-                if target.get("rawSql"):
-                    queries[f"panel:{panel.get('title', panel.get('id'))}:{target.get('refId', 'A')}"] = (
-                        target["rawSql"]
-                    )
-    seed = ROOT.parent / "shared" / "reference" / "seed_dashboard_queries.sql"
-    if seed.exists():
-        for i, chunk in enumerate(seed.read_text().split(";"), start=1):
-            body = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--")).strip()
-            if body:
-                queries[f"seed:{i}"] = body
+    queries = {f"panel:{panel.title}": panel.sql for panel in build_dashboard.PANELS}
+    if SEED_QUERIES.exists():
+        queries.update((f"seed:{i}", query) for i, query in enumerate(seed_queries(), start=1))
     return queries
 
 

@@ -137,8 +137,7 @@ def audit(
     result.missing_windows = sorted(wanted - found)
     result.extra_windows = sorted(found - wanted)
     result.unreconciled = [tuple(r) for r in conn.execute(_RECONCILE, bounds).fetchall()]
-    if conn.execute("SELECT to_regclass('banking_minute_stats') IS NOT NULL").fetchone()[0]:
-        result.rollup_mismatches = conn.execute(_ROLLUPS, bounds).fetchone()[0]
+    result.rollup_mismatches = conn.execute(_ROLLUPS, bounds).fetchone()[0]
     result.staged_left = conn.execute(
         "SELECT count(*) FROM banking_staging WHERE window_start >= %(since)s AND window_end <= %(until)s",
         bounds,
