@@ -6,9 +6,10 @@ Every minute, one run owns one data window `[start, end)` and carries it through
 1. **generate**: validates the trigger params and draws the window's synthetic transactions from
    the stable population (a pure function of settings and window; only a small manifest goes to XCom);
 2. **score**: regenerates the batch from the manifest, reads the accounts' history loaded before the
-   window, applies the rules of `include/rules/rules.yaml`, and stages the scored rows in PostgreSQL;
-3. **load**: replaces the window in `banking_data` with one COPY inside one transaction, together
-   with its audit row in `banking_batches`. Running a window again leaves exactly the same rows.
+   window, applies the rules of `include/rules/rules.yaml`, and stages the scores in PostgreSQL;
+3. **load**: regenerates the batch again and replaces the window in `banking_data` with one COPY of
+   the scored rows inside one transaction, together with the window's per-minute rollups and its
+   audit row in `banking_batches`. Running a window again leaves exactly the same rows.
 
 A manual run owns the last complete minute before it was triggered (the same window as the
 scheduled run of that minute), or the `window_minutes` before that minute's end. Runs go one at a

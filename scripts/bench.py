@@ -40,13 +40,14 @@ for path in (ROOT, ROOT / "plugins"):
         sys.path.insert(0, str(path))
 
 import psycopg  # noqa: E402
+from psycopg import sql as psql  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 from tests.db.test_dashboard_queries import SEED_QUERIES, seed_queries  # noqa: E402
 from tests.grafana.macros import TimeRange, expand  # noqa: E402
 
 from banking import loader, pipeline, rules, schema  # noqa: E402
-from banking.db import sql  # noqa: E402
-from banking.model import Window  # noqa: E402
+from banking.db import sql, sql_statements  # noqa: E402
+from banking.model import MERCHANT_CATEGORIES, Window  # noqa: E402
 from banking.settings import GeneratorSettings  # noqa: E402
 from grafana import build_dashboard  # noqa: E402
 from scripts import embedded_postgres  # noqa: E402
@@ -86,24 +87,26 @@ def one_batch(admin: dict[str, str], dbname: str, size: int, index: int) -> dict
     figures: dict[str, float] = {}
     with connect(admin, dbname) as conn:
         pipeline.generate(settings, Window(start - timedelta(minutes=1), start))  # build the population
-        loader.ensure_partitions(conn, Window(window.start, window2.end))
-        # The DAG's path: generate task, score task (regenerate, score, stage), load task.
+        both = Window(window.start, window2.end)
+        reset_days(conn, both)  # empty partitions, like the plain COPY's table
+        loader.ensure_partitions(conn, both)
+        # The DAG's path: generate task, score task (regenerate, score, stage), load task (regenerate, load).
         t0 = time.perf_counter()
-        rows, manifest = pipeline.generate(settings, window)
+        batch, manifest = pipeline.generate(settings, window)
         t1 = time.perf_counter()
         pipeline.score_and_stage(conn, manifest, rule_set)
         t2 = time.perf_counter()
-        loader.load_staged(conn, window)
+        pipeline.load(conn, manifest)
         t3 = time.perf_counter()
-        figures.update(rows=len(rows), generate=t1 - t0, score=t2 - t1, load=t3 - t2, total=t3 - t0)
+        figures.update(rows=len(batch), generate=t1 - t0, score=t2 - t1, load=t3 - t2, total=t3 - t0)
         # One process, no staging (backfills, the soak): COPY streams while rows are encoded.
         report = pipeline.run_window(conn, settings, rule_set, window2)
         figures["inprocess_rows"] = report.summary.rows
         figures["inprocess_total"] = sum(report.seconds.values())
         figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         # The physical limit: a plain COPY of the same final rows into an identical empty table.
-        pipeline.score(conn, rows, window, rule_set)
-        payload = loader.encode_rows(rows)
+        scores = pipeline.score(conn, batch, rule_set)
+        payload = loader.encode_rows(batch, scores, rule_set.version)
         conn.execute("DROP TABLE IF EXISTS bench_copy")
         conn.execute("CREATE TABLE bench_copy (LIKE banking_data INCLUDING ALL)")
         copy_sql = sql("load/copy_banking_data").replace("COPY banking_data", "COPY bench_copy")
@@ -112,20 +115,42 @@ def one_batch(admin: dict[str, str], dbname: str, size: int, index: int) -> dict
             copy.write(payload)
         figures["copy"] = time.perf_counter() - t5
         conn.execute("DROP TABLE bench_copy")
-        figures["seed_style"], figures["seed_style_rows"] = seed_style(conn, payload, min(len(rows), 2000))
+        n = min(len(batch), 2000)
+        figures["seed_insert"], figures["seed_insert_rows"] = seed_insert_only(conn, payload, n)
+        figures["seed_style"], figures["seed_style_rows"] = seed_style(conn, n)
     return figures
 
 
-def seed_style(conn: psycopg.Connection, payload: bytes, n: int) -> tuple[float, int]:
-    """One INSERT and one COMMIT per row, as the original notebook loaded its rows."""
-    conn.execute("DROP TABLE IF EXISTS bench_seed")
-    conn.execute("CREATE TABLE bench_seed (LIKE banking_data INCLUDING ALL)")
+def reset_days(conn: psycopg.Connection, window: Window) -> None:
+    """Drop the partitions of the window's days and forget their windows (an earlier bench run's)."""
+    first = window.start.date()
+    days = [
+        first + timedelta(days=i)
+        for i in range((window.end - timedelta(microseconds=1)).date().toordinal() - first.toordinal() + 1)
+    ]
+    with conn.transaction():
+        for day in days:
+            conn.execute(
+                psql.SQL("DROP TABLE IF EXISTS {}").format(psql.Identifier(f"banking_data_p{day:%Y%m%d}"))
+            )
+        bounds = {
+            "start": datetime.combine(first, datetime.min.time(), UTC),
+            "end": datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), UTC),
+        }
+        for statement in sql_statements("bench/reset_days"):
+            conn.execute(statement, bounds)
+
+
+def seed_insert_only(conn: psycopg.Connection, payload: bytes, n: int) -> tuple[float, int]:
+    """The pipeline's own final rows, inserted into a copy of banking_data with one INSERT and one COMMIT each."""
+    table = "bench_seed"
+    conn.execute(f"DROP TABLE IF EXISTS {table}")
+    conn.execute(f"CREATE TABLE {table} (LIKE banking_data INCLUDING ALL)")
     statement = "\n".join(
         line for line in sql("load/copy_banking_data").splitlines() if not line.startswith("--")
     )
-    columns = statement.split("(", 1)[1].split(")", 1)[0]
-    names = [c.strip() for c in columns.split(",")]
-    insert = f"INSERT INTO bench_seed ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
+    names = [c.strip() for c in statement.split("(", 1)[1].split(")", 1)[0].split(",")]
+    insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
     records = [
         [None if v == "\\N" else v for v in line.split("\t")] for line in payload.decode().splitlines()[:n]
     ]
@@ -135,8 +160,55 @@ def seed_style(conn: psycopg.Connection, payload: bytes, n: int) -> tuple[float,
             row_conn.execute(insert, record)
             row_conn.commit()
         seconds = time.perf_counter() - started
-    conn.execute("DROP TABLE bench_seed")
+    conn.execute(f"DROP TABLE {table}")
     return seconds, len(records)
+
+
+def seed_style(conn: psycopg.Connection, n: int) -> tuple[float, int]:
+    """The original notebook's loop without its sleep: Faker draws each row, which is inserted into the
+    original's table with one INSERT and one COMMIT, on the same server."""
+    import random
+    import uuid
+
+    from faker import Faker
+
+    for statement in sql_statements("bench/original_table"):
+        conn.execute(statement)
+    fake = Faker()
+    fake.seed_instance(0)
+    rng = random.Random(0)
+    insert = sql("bench/original_insert")
+    with psycopg.connect(conn.info.dsn, password=conn.info.password) as row_conn:
+        started = time.perf_counter()
+        for _ in range(n):
+            card_type = rng.choice(("visa", "mastercard"))
+            kind = rng.choice(("Real_time_transaction", "settlements", "dispute"))
+            amount = round(rng.uniform(10, 1000), 2)
+            rejected = kind == "Real_time_transaction" and amount >= 100
+            row_conn.execute(
+                insert,
+                (
+                    datetime.now(UTC),
+                    uuid.uuid4(),
+                    kind,
+                    amount,
+                    round(rng.uniform(10, 1000), 2),
+                    fake.name(),
+                    rng.choice(("Present", "Not Present")),
+                    rng.choice(MERCHANT_CATEGORIES),
+                    card_type,
+                    fake.credit_card_number(card_type="visa16" if card_type == "visa" else "mastercard"),
+                    uuid.uuid4(),
+                    rng.random() < 0.5,
+                    "Rule1" if rejected else "No Rules Triggered",
+                    "High-value real-time transaction" if rejected else "No rule applies",
+                    "Rejected" if rejected else "Approved",
+                ),
+            )
+            row_conn.commit()
+        seconds = time.perf_counter() - started
+    conn.execute("DROP TABLE bench_original")
+    return seconds, n
 
 
 def throughput(admin: dict[str, str], dbname: str, sizes: list[int]) -> None:
@@ -171,8 +243,11 @@ def throughput(admin: dict[str, str], dbname: str, sizes: list[int]) -> None:
         emit(f"copy_rows_per_s[{label}]", rows / f["copy"])
         emit(f"pipeline_vs_copy[{label}]", f["copy"] / f["total"])
         seed_rate = f["seed_style_rows"] / f["seed_style"]
+        insert_rate = f["seed_insert_rows"] / f["seed_insert"]
         emit(f"seed_style_rows_per_s[{label}]", seed_rate)
         emit(f"pipeline_vs_seed[{label}]", (rows / f["total"]) / seed_rate)
+        emit(f"seed_insert_only_rows_per_s[{label}]", insert_rate)
+        emit(f"pipeline_vs_seed_insert_only[{label}]", (rows / f["total"]) / insert_rate)
         emit(f"peak_rss_mb[{label}]", f["peak_rss_mb"])
 
 

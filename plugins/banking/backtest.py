@@ -3,8 +3,8 @@
 A backtest replays every loaded window (a ``banking_batches`` row) that lies inside the range
 ``[start, end)``, in window order, exactly as the live score task scored it: the window's stored
 transactions are rebuilt from ``banking_data``, the accounts' history before the window is read
-with the candidate's look-back, and ``rules.score_batch`` decides (``pipeline.score``, the live code
-path). Windows that overlap the range only partly are skipped, because a part of a window does not
+with the candidate's look-back, and ``rules.score_batch`` decides (``pipeline.score_transactions``, the
+live rules engine). Windows that overlap the range only partly are skipped, because a part of a window does not
 score like the whole one. The history is what ``banking_data`` holds now, which is what the live
 scoring saw as long as the windows were loaded in window order (the stream, or an ordered backfill).
 
@@ -462,7 +462,7 @@ def _replay(conn: psycopg.Connection, spec: BacktestSpec, the_plan: Plan, board:
             if not records:
                 continue
             batch = [Transaction(**{f: r[f] for f in _TX_FIELDS}) for r in records]
-            pipeline.score(conn, batch, w, spec.rule_set)
+            pipeline.score_transactions(conn, batch, w, spec.rule_set)
             for r, tx in zip(records, batch, strict=True):
                 live_versions.add(r["rule_set_version"])
                 live_hits = [h["rule"] for h in r["rule_hits"]]

@@ -1,35 +1,48 @@
 """Load one scored window into ``banking_data``: one COPY inside one transaction that replaces it.
 
 Inside the transaction: lock the window, check the population is seeded, delete what an earlier
-run of the same window left, COPY the rows, write the audit row, drop the staged payload. Either
-all of it commits or none of it does, so a rerun leaves exactly the same rows and one audit row.
+run of the same window left, COPY the rows, replace the window's share of the per-minute rollups,
+write the audit row, drop the staged scores. Either all of it commits or none of it does, so a
+rerun leaves exactly the same rows, rollups and one audit row.
 
-The rows travel as COPY text: :func:`encode_rows` makes the bytes once, and both the direct path
-(:func:`replace_window`) and the staged path (:func:`stage` then :func:`load_staged`, for tasks on
-different workers) send those bytes unchanged.
+Rows are encoded as COPY text straight from the batch's columns (:func:`encode_chunks`), chunk by
+chunk while the server ingests the previous chunk. Tasks on different workers hand the scores
+over through ``banking_staging`` (:func:`stage` then :func:`load_staged`): the load task
+regenerates the batch itself, so only the scores travel, a few bytes per row.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import struct
 import time
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from uuid import UUID
 
+import numpy as np
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import Jsonb
 
+from banking.batch import Batch, PopulationTables
 from banking.db import sql, sql_statements
-from banking.model import APPROVED, REJECTED, REVIEW, Transaction, Window
+from banking.model import CHANNELS, DECISIONS, NO_RULES_TRIGGERED, SCENARIOS, TRANS_TYPES, Window
+from banking.rules import NO_HITS_EXPLANATION, ScoreSummary
+from banking.scoring import Scores
 
 log = logging.getLogger(__name__)
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+_NULL = "\\N"
+_STAGE_FORMAT = 2  # what stage() writes: the scores of a batch (format 1 held the COPY text)
+_US_PER_MINUTE = 60_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class LoadError(RuntimeError):
@@ -53,23 +66,29 @@ class BatchSummary:
 
     @classmethod
     def of(
-        cls, rows: list[Transaction], rule_set_version: str, settings_digest: str, population_version: str
+        cls,
+        batch: Batch,
+        scores: Scores,
+        rule_set_version: str,
+        settings_digest: str,
+        population_version: str,
     ) -> BatchSummary:
-        decisions = Counter(t.decision for t in rows)
-        if None in decisions:
-            raise LoadError(f"{decisions[None]} transaction(s) have no decision: score the batch first")
-        hits = Counter(h.rule_id for t in rows for h in t.rule_hits)
+        if len(scores.decision) != len(batch):
+            raise LoadError(f"{len(scores.decision)} scores for a batch of {len(batch)} rows")
+        decisions = dict(
+            zip(DECISIONS, np.bincount(scores.decision, minlength=len(DECISIONS)).tolist(), strict=True)
+        )
         return cls(
-            rows=len(rows),
-            approved=decisions[APPROVED],
-            review=decisions[REVIEW],
-            rejected=decisions[REJECTED],
-            injected_fraud=sum(1 for t in rows if t.fraud_scenario),
-            amount_cents=sum(t.amount_cents for t in rows),
+            rows=len(batch),
+            approved=decisions["Approved"],
+            review=decisions["Review"],
+            rejected=decisions["Rejected"],
+            injected_fraud=int((batch.scenario >= 0).sum()),
+            amount_cents=int(batch.amount_cents.sum()),
             rule_set_version=rule_set_version,
             settings_digest=settings_digest,
             population_version=population_version,
-            hits_by_rule=dict(sorted(hits.items())),
+            hits_by_rule={k: v for k, v in sorted(scores.summary.hits_by_rule.items()) if v},
         )
 
     def as_dict(self) -> dict:
@@ -85,84 +104,208 @@ class LoadResult:
     seconds: float
 
 
-def encode_rows(rows: Iterable[Transaction]) -> bytes:
-    """The rows in PostgreSQL COPY text format, in the column order of ``load/copy_banking_data.sql``."""
-    return b"".join(encode_chunks(rows))
+# --- COPY text -------------------------------------------------------------------------------
 
 
-def encode_chunks(rows: Iterable[Transaction], chunk_rows: int = 5000) -> Iterator[bytes]:
-    """:func:`encode_rows` in chunks of ``chunk_rows`` rows, so that a large window is never held twice.
+def encode_rows(batch: Batch, scores: Scores, rule_set_version: str) -> bytes:
+    """The scored batch in PostgreSQL COPY text format, in the column order of ``load/copy_banking_data.sql``."""
+    return b"".join(encode_chunks(batch, scores, rule_set_version))
 
-    The columns that depend only on the card (and its account), the merchant or the batch are
-    formatted once per card, merchant or batch and reused: most of a row is such a fragment.
+
+def encode_chunks(
+    batch: Batch, scores: Scores, rule_set_version: str, chunk_rows: int = 20_000
+) -> Iterator[bytes]:
+    """:func:`encode_rows` in chunks of ``chunk_rows`` rows, so that the server ingests one chunk
+    while the next is encoded.
+
+    Each line joins nine pieces of UTF-8: the timestamp, the id and the two amounts are formatted
+    per row; the other columns come from small tables: the (trans_type, card_presense, channel)
+    triple, the scoring columns (rows with the same hits share them), the scenario with the batch's
+    columns, and the card's and the merchant's columns, each formatted once per population.
     """
-    lines: list[str] = []
-    batch_key, batch_part = None, ""
-    for t in rows:
-        if t.decision is None or t.rule_set_version is None:
-            raise LoadError(f"transaction {t.uniq_id} has not been scored")
-        key = (t.rule_set_version, t.window_start, t.window_end)
-        if key != batch_key:
-            batch_key = key
-            batch_part = (
-                f"{_text(t.rule_set_version)}\t{t.window_start.isoformat()}\t{t.window_end.isoformat()}"
-            )
-        card_part = _CARD_PARTS.get(t.card_ref)
-        if card_part is None:
-            card_part = _remember(_CARD_PARTS, t.card_ref, _card_part(t))
-        merchant_part = _MERCHANT_PARTS.get(t.merchant_id)
-        if merchant_part is None:
-            merchant_part = _remember(_MERCHANT_PARTS, t.merchant_id, _merchant_part(t))
-        if t.rule_hits:
-            hits = _text(
-                json.dumps(
-                    [
-                        {"rule": h.rule_id, "score": h.score, "explanation": h.explanation}
-                        for h in t.rule_hits
-                    ],
-                    ensure_ascii=False,
-                    separators=(",", ":"),
-                )
-            )
-        else:
-            hits = "[]"
-        lines.append(
-            f"{t.timestamp.isoformat()}\t{t.uniq_id}\t{t.trans_type}\t{_money(t.amount_cents)}\t"
-            f"{_money(t.amount_crr_cents)}\t{t.card_presense}\t{t.channel}\t{_text(t.rules_triggered)}\t"
-            f"{_text(t.rules_explanation)}\t{t.decision}\t{t.risk_score}\t{hits}\t"
-            f"{t.fraud_scenario or _NULL}\t{batch_part}\t{card_part}\t{merchant_part}\n"
+    if len(scores.decision) != len(batch):
+        raise LoadError(f"{len(scores.decision)} scores for a batch of {len(batch)} rows")
+    cards, merchants = _fragments(batch.tables)
+    w = batch.window
+    batch_part = f"{_text(rule_set_version)}\t{w.start.isoformat()}\t{w.end.isoformat()}"
+    tails = _utf8([f"{_NULL}\t{batch_part}"] + [f"{s}\t{batch_part}" for s in SCENARIOS])
+    kinds = _utf8(
+        f"{tt}\t{'Present' if present else 'Not Present'}\t{ch}"
+        for tt in TRANS_TYPES
+        for present in (False, True)
+        for ch in CHANNELS
+    )
+    quiet = _utf8(f"{NO_RULES_TRIGGERED}\t{NO_HITS_EXPLANATION}\t{d}\t0\t[]" for d in DECISIONS)
+    kind_code = (batch.trans_type.astype(np.int64) * 2 + batch.present) * len(CHANNELS) + batch.channel
+    hit_rows = np.flatnonzero(scores.hit_mask)
+    memo: dict[tuple, bytes] = {}
+    for lo in range(0, len(batch), chunk_rows):
+        hi = min(lo + chunk_rows, len(batch))
+        stamps = np.datetime_as_string(batch.t_us[lo:hi].astype("datetime64[us]"), unit="us", timezone="UTC")
+        ids = batch.uniq[lo:hi].tobytes().hex().encode()
+        scoring = quiet[scores.decision[lo:hi]]
+        for i in hit_rows[np.searchsorted(hit_rows, lo) : np.searchsorted(hit_rows, hi)].tolist():
+            scoring[i - lo] = _scoring_text(scores, i, memo)
+        lines = map(
+            b"\t".join,
+            zip(
+                "\n".join(stamps.tolist()).encode().split(b"\n"),  # ASCII: one encode for the chunk
+                [ids[k : k + 32] for k in range(0, len(ids), 32)],
+                _money(batch.amount_cents[lo:hi]),
+                _money(batch.amount_crr_cents[lo:hi]),
+                kinds[kind_code[lo:hi]].tolist(),
+                scoring.tolist(),
+                tails[batch.scenario[lo:hi].astype(np.int64) + 1].tolist(),
+                cards[batch.card[lo:hi]].tolist(),
+                merchants[batch.merchant[lo:hi]].tolist(),
+                strict=True,
+            ),
         )
-        if len(lines) >= chunk_rows:
-            yield "".join(lines).encode()
-            lines = []
-    if lines:
-        yield "".join(lines).encode()
+        yield b"\n".join(lines) + b"\n"
 
 
-_NULL = "\\N"
-_CARD_PARTS: dict[UUID, str] = {}
-_MERCHANT_PARTS: dict[UUID, str] = {}
-_MAX_REMEMBERED = 1_000_000
+def _scoring_text(scores: Scores, i: int, memo: dict[tuple, bytes]) -> bytes:
+    """rules_triggered .. rule_hits of a row that rules hit (rows with the same hits share the text)."""
+    texts = scores.explanations[i]
+    key = (int(scores.hit_mask[i]), texts)
+    text = memo.get(key)
+    if text is None:
+        hits = [{"rule": h.rule_id, "score": h.score, "explanation": h.explanation} for h in scores.hits(i)]
+        text = memo[key] = (
+            f"{_text(scores.rules_triggered(i))}\t{_text(scores.rules_explanation(i))}\t"
+            f"{DECISIONS[scores.decision[i]]}\t{scores.risk_score[i]}\t"
+            f"{_text(json.dumps(hits, ensure_ascii=False, separators=(',', ':')))}"
+        ).encode()
+    return text
 
 
-def _remember(cache: dict[UUID, str], key: UUID, value: str) -> str:
-    if len(cache) >= _MAX_REMEMBERED:
-        cache.clear()
-    cache[key] = value
-    return value
+def _money(cents: np.ndarray) -> list[bytes]:
+    return [b"%d.%02d" % divmod(c, 100) for c in cents.tolist()]
 
 
-def _card_part(t: Transaction) -> str:
-    """account_holder_name .. card_type: the columns that only depend on the card and its account."""
-    return (
-        f"{_text(t.account_holder_name)}\t{t.currency}\t{t.home_country}\t{t.account_id}\t"
-        f"{'t' if t.account_blacklisted else 'f'}\t{t.card_ref}\t{t.card_id}\t{t.card_type}"
+def _utf8(texts: Iterable[str]) -> np.ndarray:
+    """A lookup table of encoded texts (index it with an array of codes)."""
+    return np.array([t.encode() for t in texts], dtype=object)
+
+
+def _fragments(tables: PopulationTables) -> tuple[np.ndarray, np.ndarray]:
+    """The card columns (with the card's account) per card and the merchant columns per merchant."""
+    cached = _FRAGMENTS.get(tables.version)
+    if cached is None or cached[0] is not tables:
+        accounts = tables.population.accounts
+        cards = _utf8(
+            f"{_text(a.holder_name)}\t{a.currency}\t{a.home_country}\t{a.account_id}\t"
+            f"{'t' if a.blacklisted else 'f'}\t{c.card_ref}\t{c.masked_pan}\t{c.card_type}"
+            for c, a in zip(tables.cards, (accounts[i] for i in tables.card_account.tolist()), strict=True)
+        )
+        merchants = _utf8(
+            f"{m.merchant_id}\t{_text(m.name)}\t{m.category}\t{m.country}\t{_text(m.city)}"
+            for m in tables.population.merchants
+        )
+        if len(_FRAGMENTS) >= 4:
+            _FRAGMENTS.clear()
+        cached = _FRAGMENTS[tables.version] = (tables, cards, merchants)
+    return cached[1], cached[2]
+
+
+_FRAGMENTS: dict[str, tuple[PopulationTables, np.ndarray, np.ndarray]] = {}
+
+
+# --- staging: the scores, from the score task to the load task --------------------------------
+
+
+def pack_scores(scores: Scores) -> bytes:
+    """The scores as compressed bytes (JSON header, then the arrays): no code runs when reading them."""
+    hit_rows = sorted(scores.explanations)
+    header = json.dumps(
+        {
+            "format": _STAGE_FORMAT,
+            "rows": len(scores.decision),
+            "rule_ids": list(scores.rule_ids),
+            "rule_scores": list(scores.rule_scores),
+            "explanations": [[i, list(scores.explanations[i])] for i in hit_rows],
+            "summary": asdict(scores.summary),
+        },
+        ensure_ascii=False,
+    ).encode()
+    arrays = (
+        scores.risk_score.astype("<i2").tobytes()
+        + scores.decision.astype("<i1").tobytes()
+        + scores.hit_mask.astype("<i8").tobytes()
+    )
+    return zlib.compress(struct.pack("<I", len(header)) + header + arrays, 1)
+
+
+def unpack_scores(packed: bytes) -> Scores:
+    """The scores :func:`pack_scores` packed; a LoadError for anything else."""
+    try:
+        data = zlib.decompress(packed)
+        (size,) = struct.unpack_from("<I", data)
+        header = json.loads(data[4 : 4 + size])
+    except (zlib.error, struct.error, ValueError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != _STAGE_FORMAT:
+        raise LoadError(
+            "the staged scores were written by another version of the pipeline: clear the run's score "
+            "and load tasks so that both run with the same code"
+        )
+    n, offset = header["rows"], 4 + size
+    risk = np.frombuffer(data, "<i2", n, offset).astype(np.int64)
+    decision = np.frombuffer(data, "<i1", n, offset + 2 * n).astype(np.int8)
+    mask = np.frombuffer(data, "<i8", n, offset + 3 * n).astype(np.int64)
+    return Scores(
+        rule_ids=tuple(header["rule_ids"]),
+        rule_scores=tuple(header["rule_scores"]),
+        risk_score=risk,
+        decision=decision,
+        hit_mask=mask,
+        explanations={i: tuple(texts) for i, texts in header["explanations"]},
+        summary=ScoreSummary(**header["summary"]),
     )
 
 
-def _merchant_part(t: Transaction) -> str:
-    """merchant_id .. city: the columns that only depend on the merchant."""
-    return f"{t.merchant_id}\t{_text(t.merchant_name)}\t{t.merchant_category}\t{t.country}\t{_text(t.city)}"
+# --- rollups ---------------------------------------------------------------------------------
+
+
+def rollup_rows(batch: Batch, scores: Scores) -> tuple[list[tuple], list[tuple]]:
+    """The window's rows of ``banking_minute_stats`` and ``banking_minute_rule_hits``."""
+    w = batch.window
+    minute = batch.t_us // _US_PER_MINUTE
+    injected = batch.scenario >= 0
+
+    def grouped(mask: np.ndarray, label_codes: np.ndarray, labels: tuple[str, ...]) -> list[tuple]:
+        key = ((minute[mask] * len(labels) + label_codes[mask]) * len(DECISIONS) + scores.decision[mask]) * 2
+        key = key + injected[mask]
+        keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        amounts = np.zeros(len(keys), dtype=np.int64)
+        np.add.at(amounts, inverse, batch.amount_cents[mask])
+        out = []
+        for k, count, cents in zip(keys.tolist(), counts.tolist(), amounts.tolist(), strict=True):
+            k, inj = divmod(k, 2)
+            k, decision = divmod(k, len(DECISIONS))
+            m, label = divmod(k, len(labels))
+            out.append(
+                (
+                    _EPOCH + timedelta(minutes=m),
+                    w.start,
+                    w.end,
+                    labels[label],
+                    DECISIONS[decision],
+                    bool(inj),
+                    count,
+                    Decimal(cents).scaleb(-2),
+                )
+            )
+        return out
+
+    everything = np.ones(len(batch), dtype=bool)
+    stats = grouped(everything, batch.trans_type.astype(np.int64), TRANS_TYPES)
+    hits: list[tuple] = []
+    for bit, rule_id in enumerate(scores.rule_ids):
+        fired = (scores.hit_mask >> bit) & 1 == 1
+        if fired.any():
+            hits.extend(grouped(fired, np.zeros(len(batch), dtype=np.int64), (rule_id,)))
+    return stats, hits
 
 
 def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:
@@ -172,27 +315,19 @@ def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:
 
 
 def replace_window(
-    conn: psycopg.Connection,
-    window: Window,
-    payload: bytes | Iterable[bytes],
-    summary: BatchSummary,
-    run_id: str | None = None,
+    conn: psycopg.Connection, batch: Batch, scores: Scores, summary: BatchSummary, run_id: str | None = None
 ) -> LoadResult:
-    """Replace the rows of ``window`` with ``payload`` and write its audit row, atomically.
-
-    ``payload`` is COPY text: whole, or as chunks (see :func:`encode_chunks`), which the server
-    ingests while the next chunk is being encoded.
-    """
+    """Replace the rows of the batch's window with the scored batch and write its audit row, atomically."""
     started = time.perf_counter()
-    created = ensure_partitions(conn, window)
+    created = ensure_partitions(conn, batch.window)
     with conn.transaction():
-        deleted, inserted = _replace(conn, window, payload, summary, run_id)
-    return LoadResult(window, deleted, inserted, created, time.perf_counter() - started)
+        deleted, inserted = _replace(conn, batch, scores, summary, run_id)
+    return LoadResult(batch.window, deleted, inserted, created, time.perf_counter() - started)
 
 
-def stage(conn: psycopg.Connection, window: Window, payload: bytes, summary: BatchSummary) -> int:
-    """Keep a scored window in ``banking_staging`` for the load task; returns the compressed size."""
-    packed = zlib.compress(payload, 1)
+def stage(conn: psycopg.Connection, window: Window, scores: Scores, summary: BatchSummary) -> int:
+    """Keep a window's scores in ``banking_staging`` for the load task; returns their packed size."""
+    packed = pack_scores(scores)
     with conn.transaction():
         conn.execute(
             sql("load/stage_put"),
@@ -201,13 +336,15 @@ def stage(conn: psycopg.Connection, window: Window, payload: bytes, summary: Bat
     return len(packed)
 
 
-def load_staged(conn: psycopg.Connection, window: Window, run_id: str | None = None) -> LoadResult:
-    """Load the staged payload of ``window`` (see :func:`stage`) and remove it, in one transaction.
+def load_staged(conn: psycopg.Connection, batch: Batch, run_id: str | None = None) -> LoadResult:
+    """Load ``batch`` with the scores staged for its window (see :func:`stage`) and remove them, in
+    one transaction.
 
     When nothing is staged because this same run's load already committed (a worker lost after
     COMMIT, before Airflow heard of it, then retried), the window is loaded: report it, change nothing.
     """
     started = time.perf_counter()
+    window = batch.window
     created = ensure_partitions(conn, window)
     with conn.transaction():
         conn.execute(sql("load/lock_window"), _bounds(window))
@@ -226,19 +363,20 @@ def load_staged(conn: psycopg.Connection, window: Window, run_id: str | None = N
                 "(clear it and its downstream tasks to run them again)"
             )
         _, summary, packed = staged
-        deleted, inserted = _replace(conn, window, zlib.decompress(packed), BatchSummary(**summary), run_id)
+        deleted, inserted = _replace(conn, batch, unpack_scores(packed), BatchSummary(**summary), run_id)
         conn.execute(sql("load/stage_delete"), _bounds(window))
     return LoadResult(window, deleted, inserted, created, time.perf_counter() - started)
 
 
 def _replace(
-    conn: psycopg.Connection,
-    window: Window,
-    payload: bytes | Iterable[bytes],
-    summary: BatchSummary,
-    run_id: str | None,
+    conn: psycopg.Connection, batch: Batch, scores: Scores, summary: BatchSummary, run_id: str | None
 ) -> tuple[int, int]:
+    window = batch.window
     bounds = _bounds(window)
+    if summary.rows != len(batch):
+        raise LoadError(
+            f"window {window}: the summary counts {summary.rows} rows but the batch has {len(batch)}"
+        )
     conn.execute(sql("load/lock_window"), bounds)
     if not conn.execute(sql("load/population_known"), {"version": summary.population_version}).fetchone()[0]:
         raise LoadError(
@@ -248,14 +386,20 @@ def _replace(
     with conn.cursor() as cur:
         cur.execute(sql("load/delete_window"), bounds)
         deleted = cur.rowcount
-        with cur.copy(sql("load/copy_banking_data")) as copy:
-            for chunk in [payload] if isinstance(payload, bytes) else payload:
+        # A writer thread sends each chunk while this one encodes the next one, then the rollups.
+        with cur.copy(sql("load/copy_banking_data"), writer=QueuedLibpqWriter(cur)) as copy:
+            for chunk in encode_chunks(batch, scores, summary.rule_set_version):
                 copy.write(chunk)
+            rollups = rollup_rows(batch, scores)
         inserted = max(cur.rowcount, 0)
-    if inserted != summary.rows:
-        raise LoadError(f"window {window}: copied {inserted} rows but the batch has {summary.rows}")
-    for statement in sql_statements("load/refresh_rollups"):
-        conn.execute(statement, bounds)
+        if inserted != summary.rows:
+            raise LoadError(f"window {window}: copied {inserted} rows but the batch has {summary.rows}")
+        for statement in sql_statements("load/delete_rollups"):
+            cur.execute(statement, bounds)
+        for name, rows in zip(("load/copy_minute_stats", "load/copy_minute_rule_hits"), rollups, strict=True):
+            with cur.copy(sql(name)) as copy:
+                for row in rows:
+                    copy.write_row(row)
     conn.execute(
         sql("load/upsert_batch"),
         {
@@ -272,9 +416,6 @@ def _bounds(window: Window) -> dict:
     return {"start": window.start, "end": window.end}
 
 
-def _money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
 def _text(value: str) -> str:
-    return value.translate(_ESCAPES)
+    """``value`` escaped for COPY text."""
+    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value

@@ -1,29 +1,31 @@
 """The three steps of a data window (generate, score, load) as plain functions.
 
 The DAG runs them as three tasks; :func:`run_window` runs them in one process (tests, benchmark,
-soak). A window's transactions are a pure function of (settings, window), so the score task
-regenerates them from the generate task's small manifest instead of shipping rows through XCom,
-and checks the fingerprint to prove it scores exactly what was generated. The scored rows go to
-the load task through ``banking_staging`` in PostgreSQL, which every worker can reach.
+soak). A window's transactions are a pure function of (settings, window), so the score and load
+tasks regenerate them from the generate task's small manifest instead of shipping rows through
+XCom, and check the fingerprint to prove they work on exactly what was generated. The scores go
+from the score task to the load task through ``banking_staging`` in PostgreSQL, which every
+worker can reach; regenerating a window costs far less than shipping its rows.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import psycopg
 
 from banking import loader, rules
-from banking.generator import generate_window
-from banking.history import load_history
+from banking.batch import COUNTRY_CODES, Batch
+from banking.generator import generate_batch
+from banking.history import load_history, read_history_columns
 from banking.loader import BatchSummary, LoadResult
 from banking.model import Transaction, Window
+from banking.scoring import HistoryColumns, Scores, score_columns
 from banking.settings import GeneratorSettings
 
 log = logging.getLogger(__name__)
@@ -75,54 +77,74 @@ class WindowReport:
     seconds: dict[str, float]
 
 
-def fingerprint(rows: list[Transaction]) -> str:
-    digest = hashlib.sha256()
-    for t in rows:
-        digest.update(t.uniq_id.bytes)
-        digest.update(t.amount_cents.to_bytes(8, "big"))
-    return digest.hexdigest()[:32]
-
-
-def generate(settings: GeneratorSettings, window: Window) -> tuple[list[Transaction], Manifest]:
+def generate(settings: GeneratorSettings, window: Window) -> tuple[Batch, Manifest]:
     """Step 1: the window's transactions and their manifest."""
-    rows = generate_window(settings, window)
-    scenarios = Counter(t.fraud_scenario for t in rows if t.fraud_scenario)
-    manifest = Manifest(window, settings, len(rows), fingerprint(rows), dict(sorted(scenarios.items())))
-    return rows, manifest
+    batch = generate_batch(settings, window)
+    manifest = Manifest(window, settings, len(batch), batch.fingerprint(), batch.scenario_counts())
+    return batch, manifest
 
 
-def regenerate(manifest: Manifest) -> list[Transaction]:
+def regenerate(manifest: Manifest) -> Batch:
     """The batch a manifest describes, checked against its fingerprint."""
-    rows = generate_window(manifest.settings, manifest.window)
-    if len(rows) != manifest.rows or fingerprint(rows) != manifest.fingerprint:
+    batch = generate_batch(manifest.settings, manifest.window)
+    if len(batch) != manifest.rows or batch.fingerprint() != manifest.fingerprint:
         raise FingerprintMismatch(
-            f"window {manifest.window}: regenerated {len(rows)} rows that differ from the {manifest.rows} "
+            f"window {manifest.window}: regenerated {len(batch)} rows that differ from the {manifest.rows} "
             "the generate task produced; clear the whole run so that all tasks use the same code and settings"
         )
-    return rows
+    return batch
 
 
-def score(
+def score(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> Scores:
+    """Step 2: score the batch against the history loaded before its window."""
+    return score_columns(batch.scoring_columns(), read_history(conn, batch, rule_set), rule_set)
+
+
+def score_transactions(
     conn: psycopg.Connection, rows: list[Transaction], window: Window, rule_set: rules.RuleSet
 ) -> rules.ScoreSummary:
-    """Step 2: score the batch in place against the history loaded before the window."""
+    """Score transaction objects in place against the history before ``window`` (backtests)."""
     history = load_history(conn, (t.account_id for t in rows), window.start - rule_set.lookback, window.start)
     return rules.score_batch(rows, history, rule_set)
 
 
-def summarize(rows: list[Transaction], settings: GeneratorSettings, rule_set: rules.RuleSet) -> BatchSummary:
-    return BatchSummary.of(rows, rule_set.version, settings.digest, settings.population_version)
+def read_history(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> HistoryColumns:
+    """The earlier transactions of the batch's accounts that the rules can see, as columns keyed like
+    the batch (population indices; ids or countries outside the population get keys of their own)."""
+    tables = batch.tables
+    since, until = batch.window.start - rule_set.lookback, batch.window.start
+    accounts = [tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()]
+    past = read_history_columns(conn, accounts, since, until, COUNTRY_CODES)
+    return HistoryColumns(
+        t_us=past.t_us,
+        account=tables.account_ids.positions_of(past.account),
+        card=tables.card_ids.positions_of(past.card),
+        amount_cents=past.amount_cents,
+        country=past.country,
+        since=since,
+        until=until,
+    )
+
+
+def summarize(batch: Batch, scores: Scores, settings: GeneratorSettings) -> BatchSummary:
+    return BatchSummary.of(
+        batch, scores, scores.summary.rule_set_version, settings.digest, settings.population_version
+    )
 
 
 def score_and_stage(
     conn: psycopg.Connection, manifest: Manifest, rule_set: rules.RuleSet
 ) -> tuple[BatchSummary, int]:
-    """The score task: regenerate, score, and stage the scored rows for the load task."""
-    rows = regenerate(manifest)
-    score(conn, rows, manifest.window, rule_set)
-    summary = summarize(rows, manifest.settings, rule_set)
-    staged_bytes = loader.stage(conn, manifest.window, loader.encode_rows(rows), summary)
-    return summary, staged_bytes
+    """The score task: regenerate, score, and stage the scores for the load task."""
+    batch = regenerate(manifest)
+    scores = score(conn, batch, rule_set)
+    summary = summarize(batch, scores, manifest.settings)
+    return summary, loader.stage(conn, manifest.window, scores, summary)
+
+
+def load(conn: psycopg.Connection, manifest: Manifest, run_id: str | None = None) -> LoadResult:
+    """The load task: regenerate the batch and load it with its staged scores."""
+    return loader.load_staged(conn, regenerate(manifest), run_id)
 
 
 def run_window(
@@ -135,12 +157,12 @@ def run_window(
     """Generate, score and load one window in this process (no staging)."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    rows, _ = generate(settings, window)
+    batch, _ = generate(settings, window)
     t1 = time.perf_counter()
-    score(conn, rows, window, rule_set)
-    summary = summarize(rows, settings, rule_set)
+    scores = score(conn, batch, rule_set)
+    summary = summarize(batch, scores, settings)
     t2 = time.perf_counter()
-    result = loader.replace_window(conn, window, loader.encode_chunks(rows), summary, run_id)
+    result = loader.replace_window(conn, batch, scores, summary, run_id)
     t3 = time.perf_counter()
     seconds.update(generate=t1 - t0, score=t2 - t1, load=t3 - t2)
     return WindowReport(summary, result, seconds)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from banking import db, pipeline, retention, rules, schema
-from banking.loader import LoadError, load_staged
+from banking.loader import LoadError
 from banking.model import Window, WindowError
 from banking.settings import STREAM_FIELDS, SettingsError, from_env
 
@@ -112,10 +112,10 @@ def generate(
             f"{MAX_WINDOW_ROWS:,} per window limit: lower rate_per_minute or window_minutes, or backfill"
         )
     started = time.perf_counter()
-    rows, manifest = pipeline.generate(settings, window)
+    batch, manifest = pipeline.generate(settings, window)
     log.info(
         "generated %d transactions for %s in %.2fs; injected fraud: %s",
-        len(rows),
+        len(batch),
         window,
         time.perf_counter() - started,
         manifest.scenarios or "none",
@@ -124,7 +124,7 @@ def generate(
 
 
 def score(manifest: Mapping[str, Any], conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
-    """Regenerate the window, score it against its history and stage it for the load."""
+    """Regenerate the window, score it against its history and stage the scores for the load."""
     m = pipeline.Manifest.from_xcom(dict(manifest))
     rule_set = rules.load_rules(os.environ.get(RULES_FILE_ENV) or None)
     started = time.perf_counter()
@@ -149,10 +149,10 @@ def score(manifest: Mapping[str, Any], conn_id: str = db.DEFAULT_CONN_ID) -> dic
 def load(
     manifest: Mapping[str, Any], run_id: str | None, conn_id: str = db.DEFAULT_CONN_ID
 ) -> dict[str, Any]:
-    """Replace the window's rows with the staged ones, in one transaction."""
+    """Regenerate the window and replace its rows with them and their staged scores, in one transaction."""
     m = pipeline.Manifest.from_xcom(dict(manifest))
     with db.hook_connection(conn_id) as conn:
-        result = load_staged(conn, m.window, run_id)
+        result = pipeline.load(conn, m, run_id)
     log.info(
         "loaded %s: %d rows in %.2fs (replaced %d rows of an earlier run, created %d partitions)",
         m.window,

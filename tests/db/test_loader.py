@@ -55,17 +55,20 @@ def test_every_row_is_decided_and_explained(db: psycopg.Connection, rule_set) ->
     assert bad == 0
 
 
-def test_an_error_in_the_middle_of_a_load_leaves_nothing(db: psycopg.Connection, rule_set) -> None:
+def test_an_error_in_the_middle_of_a_load_leaves_nothing(
+    db: psycopg.Connection, rule_set, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w = minute(0)
     pipeline.run_window(db, SMALL, rule_set, w)
     before = window_rows(db, w)
-    rows, _ = pipeline.generate(SMALL, w)
-    pipeline.score(db, rows, w, rule_set)
-    summary = pipeline.summarize(rows, SMALL, rule_set)
-    payload = loader.encode_rows(rows).split(b"\n")
-    payload[len(payload) // 2] = b"this is not a row"
+    batch, _ = pipeline.generate(SMALL, w)
+    scores = pipeline.score(db, batch, rule_set)
+    summary = pipeline.summarize(batch, scores, SMALL)
+    lines = loader.encode_rows(batch, scores, summary.rule_set_version).split(b"\n")
+    lines[len(lines) // 2] = b"this is not a row"
+    monkeypatch.setattr(loader, "encode_chunks", lambda *args: iter([b"\n".join(lines)]))
     with pytest.raises(psycopg.errors.DataError):
-        loader.replace_window(db, w, b"\n".join(payload), summary)
+        loader.replace_window(db, batch, scores, summary)
     assert window_rows(db, w) == before
     assert db.execute("SELECT loads FROM banking_batches").fetchall() == [(1,)]
 
@@ -82,14 +85,38 @@ def test_staged_path_loads_the_same_rows_as_the_direct_path(db: psycopg.Connecti
     pipeline.run_window(db, SMALL, rule_set, w)
     direct = window_rows(db, w)
     _, manifest = pipeline.generate(SMALL, w)
-    summary, size = pipeline.score_and_stage(db, pipeline.Manifest.from_xcom(manifest.as_xcom()), rule_set)
+    manifest = pipeline.Manifest.from_xcom(manifest.as_xcom())
+    summary, size = pipeline.score_and_stage(db, manifest, rule_set)
     assert size > 0 and summary.rows == len(direct)
-    result = loader.load_staged(db, w, run_id="manual__test")
+    result = pipeline.load(db, manifest, run_id="manual__test")
     assert result.inserted == len(direct)
     assert window_rows(db, w) == direct
     assert db.execute("SELECT count(*) FROM banking_staging").fetchone()[0] == 0
     with pytest.raises(loader.LoadError, match="nothing is staged"):
-        loader.load_staged(db, w)
+        pipeline.load(db, manifest)
+
+
+def test_staged_scores_round_trip(db: psycopg.Connection, rule_set) -> None:
+    """What the load task reads back is exactly what the score task computed."""
+    batch, _ = pipeline.generate(SMALL.with_overrides({"fraud_rate": 0.2}), minute(7))
+    scores = pipeline.score(db, batch, rule_set)
+    assert scores.explanations  # some rule fired, so the texts travel too
+    back = loader.unpack_scores(loader.pack_scores(scores))
+    for name in ("risk_score", "decision", "hit_mask"):
+        assert (getattr(back, name) == getattr(scores, name)).all(), name
+    assert (back.rule_ids, back.rule_scores, back.explanations) == (
+        scores.rule_ids,
+        scores.rule_scores,
+        scores.explanations,
+    )
+    assert back.summary == scores.summary
+
+
+def test_scores_staged_by_another_version_are_refused(db: psycopg.Connection, rule_set) -> None:
+    import zlib
+
+    with pytest.raises(loader.LoadError, match="another version of the pipeline"):
+        loader.unpack_scores(zlib.compress(b"\x02\x00\x00\x00{}"))
 
 
 def test_regenerating_with_other_settings_is_detected(rule_set) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import psycopg
 import pytest
 from scripts.soak import Audit, audit
 
-from banking import tasks
+from banking import loader, pipeline, tasks
 from banking.db import sql
 from banking.model import Window
 from banking.settings import ENV_PREFIX, GeneratorSettings
@@ -135,20 +134,24 @@ def reconcile(conn: psycopg.Connection, windows: list[Window]) -> Audit:
 
 
 @contextmanager
-def copy_blocked_mid_window(conninfo: str, window: Window) -> Iterator[psycopg.Connection]:
-    """Make the load's COPY of ``window`` stop halfway through, until the block is released.
+def copy_blocked_mid_window(conninfo: str, manifest: dict[str, Any]) -> Iterator[psycopg.Connection]:
+    """Make the load's COPY of the manifest's window stop halfway through, until the block is released.
 
-    Another session COPYs one row from the middle of the window's staged payload and keeps its
-    transaction open: the loader's COPY inserts the rows before it, then waits on that row's
-    primary key. The block is rolled back (or dies with its server) on exit.
+    Another session COPYs one row from the middle of the window (regenerated, with its staged
+    scores) and keeps its transaction open: the loader's COPY inserts the rows before it, then
+    waits on that row's primary key. The block is rolled back (or dies with its server) on exit.
     """
+    m = pipeline.Manifest.from_xcom(manifest)
     blocker = psycopg.connect(conninfo)  # not autocommit: the row stays uncommitted
     try:
-        packed = blocker.execute(
-            "SELECT payload FROM banking_staging WHERE window_start = %s AND window_end = %s",
-            (window.start, window.end),
-        ).fetchone()[0]
-        lines = zlib.decompress(packed).splitlines(keepends=True)
+        summary, packed = blocker.execute(
+            "SELECT summary, payload FROM banking_staging WHERE window_start = %s AND window_end = %s",
+            (m.window.start, m.window.end),
+        ).fetchone()
+        payload = loader.encode_rows(
+            pipeline.regenerate(m), loader.unpack_scores(packed), summary["rule_set_version"]
+        )
+        lines = payload.splitlines(keepends=True)
         with blocker.cursor() as cur, cur.copy(sql("load/copy_banking_data")) as copy:
             copy.write(lines[len(lines) // 2])
         yield blocker

@@ -61,7 +61,7 @@ def test_loader_session_terminated_mid_copy(banking_env: BankingDb) -> None:
     window = window_of(manifest)
     ensure_partitions(conn, window)  # the blocking row needs the day's partition
 
-    with copy_blocked_mid_window(banking_env.conninfo, window):
+    with copy_blocked_mid_window(banking_env.conninfo, manifest):
         load = Background(tasks.load, manifest, "scheduled__noon")
         copy = wait_for_blocked_copy(conn, banking_env.name)
         assert 0 < copy.tuples_processed < manifest["rows"], "the COPY must be stopped part-way"
@@ -146,7 +146,7 @@ def test_postgres_stopped_and_restarted_during_runs(own_server: Path) -> None:
     window = window_of(third)
     with start(data) as conn:
         conninfo = conn.info.dsn
-        with copy_blocked_mid_window(conninfo, window):
+        with copy_blocked_mid_window(conninfo, third):
             load = Background(tasks.load, third, "scheduled__third")
             assert wait_for_blocked_copy(conn, "banking").tuples_processed > 0
             stop(data)

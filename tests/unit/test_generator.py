@@ -153,7 +153,7 @@ def test_identical_in_every_process() -> None:
         "from banking.model import Window; from tests.conftest import SMALL; "
         "t = datetime(2026, 11, 2, 12, tzinfo=timezone.utc); "
         "rows, m = generate(SMALL, Window(t, t.replace(minute=5))); "
-        "print(m.fingerprint, __import__('hashlib').sha256(repr(rows).encode()).hexdigest())"
+        "print(m.fingerprint, __import__('hashlib').sha256(repr(rows.transactions()).encode()).hexdigest())"
     )
     outputs = set()
     for hash_seed in ("1", "2", "3"):
@@ -163,3 +163,18 @@ def test_identical_in_every_process() -> None:
         )
         outputs.add(result.stdout.strip())
     assert len(outputs) == 1, outputs
+
+
+def test_id_index_finds_every_id_and_keys_unknown_ones() -> None:
+    from uuid import UUID
+
+    import numpy as np
+
+    from banking.batch import IdIndex
+
+    ids = [UUID(int=n) for n in (0, 1 << 8, 5, (1 << 128) - 1, 7 << 120)]  # trailing zero bytes too
+    index = IdIndex.of(ids)
+    asked = [*ids[::-1], UUID(int=99), UUID(int=1 << 16), UUID(int=99)]
+    keys = index.positions_of(np.array([u.bytes for u in asked], dtype="S16"))
+    assert keys.tolist()[:5] == [4, 3, 2, 1, 0]
+    assert keys[5] == keys[7] != keys[6] and min(keys[5:]) >= len(ids)
