@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench soak clean
+.PHONY: setup run test lint bench soak clean e2e-deps e2e
 
 setup: $(STAMP)
 
@@ -20,8 +20,28 @@ run: setup
 	$(BIN)/python scripts/run.py
 
 ## The whole test suite, against a real PostgreSQL and real DAG runs.
-test: setup lint
+test: setup lint e2e-deps
 	$(BIN)/python -m pytest
+
+## Only the end-to-end tests: Airflow on Celery workers through its REST API and UI (tests/e2e).
+## BANKING_E2E_SCREENSHOT_DIR=docs/img make e2e refreshes the README's screenshots.
+e2e: setup e2e-deps
+	$(BIN)/python -m pytest -m e2e tests/e2e
+
+## What the end-to-end tests need from Debian, installed when missing: chromium for the browser test,
+## and redis-server when no Redis answers on 127.0.0.1:6379 (the tests then start their own).
+e2e-deps:
+	@pkgs=""; [ -x /usr/bin/chromium ] || pkgs="chromium"; \
+	if ! command -v redis-server >/dev/null && \
+		! python3 -c 'import socket; socket.create_connection(("127.0.0.1", 6379), 2)' 2>/dev/null; then \
+		pkgs="$$pkgs redis-server"; fi; \
+	if [ -n "$$pkgs" ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; \
+		else echo "make e2e-deps: run 'apt-get install $$pkgs' as root"; exit 1; fi; \
+		echo "make e2e-deps: apt-get install $$pkgs"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			$$SUDO apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null; \
+	fi
 
 ## Throughput, dashboard latency and freshness figures (see docs/performance.md).
 bench: setup
