@@ -267,45 +267,38 @@ def unpack_scores(packed: bytes) -> Scores:
 # --- rollups ---------------------------------------------------------------------------------
 
 
-def rollup_rows(batch: Batch, scores: Scores) -> tuple[list[tuple], list[tuple]]:
-    """The window's rows of ``banking_minute_stats`` and ``banking_minute_rule_hits``."""
+def rollup_rows(batch: Batch, scores: Scores) -> tuple[bytes, bytes]:
+    """The window's rows of ``banking_minute_stats`` and ``banking_minute_rule_hits``, as COPY text
+    in the column order of ``load/copy_minute_stats.sql`` and ``load/copy_minute_rule_hits.sql``."""
     w = batch.window
+    bounds = f"{w.start.isoformat()}\t{w.end.isoformat()}"
     minute = batch.t_us // _US_PER_MINUTE
     injected = batch.scenario >= 0
 
-    def grouped(mask: np.ndarray, label_codes: np.ndarray, labels: tuple[str, ...]) -> list[tuple]:
+    def grouped(mask: np.ndarray, label_codes: np.ndarray, labels: tuple[str, ...]) -> list[str]:
         key = ((minute[mask] * len(labels) + label_codes[mask]) * len(DECISIONS) + scores.decision[mask]) * 2
         key = key + injected[mask]
         keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
         amounts = np.zeros(len(keys), dtype=np.int64)
         np.add.at(amounts, inverse, batch.amount_cents[mask])
-        out = []
+        lines = []
         for k, count, cents in zip(keys.tolist(), counts.tolist(), amounts.tolist(), strict=True):
             k, inj = divmod(k, 2)
             k, decision = divmod(k, len(DECISIONS))
             m, label = divmod(k, len(labels))
-            out.append(
-                (
-                    _EPOCH + timedelta(minutes=m),
-                    w.start,
-                    w.end,
-                    labels[label],
-                    DECISIONS[decision],
-                    bool(inj),
-                    count,
-                    Decimal(cents).scaleb(-2),
-                )
+            lines.append(
+                f"{(_EPOCH + timedelta(minutes=m)).isoformat()}\t{bounds}\t{_text(labels[label])}\t"
+                f"{DECISIONS[decision]}\t{'t' if inj else 'f'}\t{count}\t{cents // 100}.{cents % 100:02d}\n"
             )
-        return out
+        return lines
 
-    everything = np.ones(len(batch), dtype=bool)
-    stats = grouped(everything, batch.trans_type.astype(np.int64), TRANS_TYPES)
-    hits: list[tuple] = []
+    stats = grouped(np.ones(len(batch), dtype=bool), batch.trans_type.astype(np.int64), TRANS_TYPES)
+    hits: list[str] = []
     for bit, rule_id in enumerate(scores.rule_ids):
         fired = (scores.hit_mask >> bit) & 1 == 1
         if fired.any():
             hits.extend(grouped(fired, np.zeros(len(batch), dtype=np.int64), (rule_id,)))
-    return stats, hits
+    return "".join(stats).encode(), "".join(hits).encode()
 
 
 def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:
@@ -396,10 +389,9 @@ def _replace(
             raise LoadError(f"window {window}: copied {inserted} rows but the batch has {summary.rows}")
         for statement in sql_statements("load/delete_rollups"):
             cur.execute(statement, bounds)
-        for name, rows in zip(("load/copy_minute_stats", "load/copy_minute_rule_hits"), rollups, strict=True):
+        for name, text in zip(("load/copy_minute_stats", "load/copy_minute_rule_hits"), rollups, strict=True):
             with cur.copy(sql(name)) as copy:
-                for row in rows:
-                    copy.write_row(row)
+                copy.write(text)
     conn.execute(
         sql("load/upsert_batch"),
         {
