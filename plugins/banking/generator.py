@@ -320,14 +320,39 @@ def _assemble(window: Window, tables: PopulationTables, parts: list[dict]) -> Ba
     columns = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     start_us, end_us = _micros(window.start), _micros(window.end)
     t_us = np.clip(columns["t_us"], start_us, end_us - 1)
-    uniq = columns["uniq"]
-    high = uniq[:, :8].copy().view(">u8").ravel()
-    low = uniq[:, 8:].copy().view(">u8").ravel()
-    order = np.lexsort((low, high, t_us))
     columns["t_us"] = t_us
+    order = _time_then_id_order(t_us, columns["uniq"])
     return Batch(
         window=window, tables=tables, **{name: np.ascontiguousarray(c[order]) for name, c in columns.items()}
     )
+
+
+def _time_then_id_order(t_us: np.ndarray, uniq: np.ndarray) -> np.ndarray:
+    """The order of (timestamp, uniq_id): a sort by time, with the few equal timestamps (clamped to
+    the window's end, or drawn twice) ordered by id."""
+    order = np.argsort(t_us, kind="stable")
+    ts = t_us[order]
+    tied = np.flatnonzero(ts[1:] == ts[:-1])
+    if len(tied):
+        ids = uniq[order]
+        for start, stop in _runs(tied):
+            group = order[start : stop + 1]
+            order[start : stop + 1] = group[
+                np.argsort(ids[start : stop + 1].view("S16").ravel(), kind="stable")
+            ]
+    return order
+
+
+def _runs(tied: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) positions of each run of equal timestamps, from the positions ``i`` where
+    ``ts[i] == ts[i + 1]``."""
+    runs: list[tuple[int, int]] = []
+    for i in tied.tolist():
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
 
 
 def _intensity_segments(window: Window) -> _Segments:

@@ -178,3 +178,22 @@ def test_id_index_finds_every_id_and_keys_unknown_ones() -> None:
     keys = index.positions_of(np.array([u.bytes for u in asked], dtype="S16"))
     assert keys.tolist()[:5] == [4, 3, 2, 1, 0]
     assert keys[5] == keys[7] != keys[6] and min(keys[5:]) >= len(ids)
+
+
+def test_rows_with_equal_timestamps_are_ordered_by_id() -> None:
+    """The generator's sort equals a full (timestamp, uniq_id) sort, ties and zero bytes included."""
+    import numpy as np
+
+    from banking.generator import _time_then_id_order
+
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        n = int(rng.integers(0, 300))
+        t = rng.integers(0, 40, size=n).astype(np.int64)  # many equal timestamps
+        ids = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
+        if trial % 3 == 0:
+            ids[:, 15] = 0
+        high, low = ids[:, :8].copy().view(">u8").ravel(), ids[:, 8:].copy().view(">u8").ravel()
+        want = np.lexsort((low, high, t))
+        got = _time_then_id_order(t, ids)
+        assert (t[got] == t[want]).all() and (ids[got] == ids[want]).all(), trial
