@@ -6,11 +6,16 @@ alert rule. Run it to rewrite the provisioned files after a change:
     python grafana/build_dashboard.py          # writes dashboards/banking.json and the alert rules
     python grafana/build_dashboard.py --check  # exits 1 when a committed file differs
 
-Panels read the per-minute rollups (``banking_minute_stats``, ``banking_minute_rule_hits``) where
-they can; the two panels that list rows read ``banking_data`` through its partial indexes; the
-pipeline-health panels read the audit trail ``banking_batches``. Every query honours the
-dashboard's time range through Grafana's ``$__timeFilter`` macro, except "Last load age", which
-is measured from now.
+Panels read the rollups where they can, through functions (migration 0008) that sum the hourly
+rollups for the whole hours of the time range and the per-minute rollups for the partial hours at
+its edges; "Latest rejected transactions" lists rows of ``banking_data`` through a partial index;
+the pipeline-health panels read the audit trail ``banking_batches``. Every query honours the
+dashboard's time range (``$__timeFilter``, or ``$__timeFrom()`` and ``$__timeTo()`` passed to the
+rollup functions), except "Last load age", measured from now, and the backtest table.
+
+Time series group by Grafana's ``$__interval``: at least ``MIN_INTERVAL`` (the data is per
+minute), and the time range / ``TIME_SERIES_MAX_DATA_POINTS`` rounded by Grafana, e.g. 1 minute
+for the default hour and 1 hour for 30 days, where they read the hourly rollups.
 """
 
 from __future__ import annotations
@@ -39,6 +44,13 @@ FOLDER = "Banking"
 SCHEMA_VERSION = 39
 
 ROLLUP, RAW, AUDIT, BACKTEST = "rollup", "raw", "audit", "backtest"
+# Every panel's "Min interval": the rollups are per minute, so no time bucket is shorter.
+MIN_INTERVAL = "1m"
+# "Max data points" of the time series that read the rollups. Grafana's $__interval is the time
+# range / max data points, rounded to a "nice" interval (rangeutil.roundInterval) and at least
+# MIN_INTERVAL: 1 minute up to about 18 hours, 1 hour for 30 days, whatever the panel's width in
+# pixels (which Grafana would use otherwise), so that a month reads hours, not 43,200 minutes.
+TIME_SERIES_MAX_DATA_POINTS = 720
 DECISION_COLORS = {"Approved": "green", "Review": "orange", "Rejected": "red"}
 
 
@@ -60,9 +72,14 @@ class Panel:
     description: str
     field_config: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    max_data_points: int | None = None  # Grafana's "Max data points"; None: the panel's width
+    interval: str = MIN_INTERVAL  # Grafana's "Min interval": the shortest $__interval
 
     def as_json(self) -> dict[str, Any]:
         x, y, w, h = self.grid
+        limits: dict[str, Any] = {"interval": self.interval}
+        if self.max_data_points is not None:
+            limits["maxDataPoints"] = self.max_data_points
         return {
             "id": self.id,
             "type": self.type,
@@ -70,7 +87,7 @@ class Panel:
             "description": self.description,
             "gridPos": {"h": h, "w": w, "x": x, "y": y},
             "datasource": dict(DATASOURCE),
-            "interval": "1m",
+            **limits,
             "targets": [
                 {
                     "refId": "A",
@@ -181,6 +198,7 @@ def _timeseries(
     draw: str = "line",
     stack: bool = False,
     overrides: list[dict[str, Any]] | None = None,
+    max_data_points: int | None = None,
 ) -> Panel:
     custom = {
         "drawStyle": draw,
@@ -205,6 +223,7 @@ def _timeseries(
             "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True, "calcs": []},
             "tooltip": {"mode": "multi", "sort": "desc"},
         },
+        max_data_points,
     )
 
 
@@ -276,10 +295,11 @@ def _table(
 _REJECTION_RATE_SQL = _sql(
     """
     SELECT sum(txns) FILTER (WHERE decision = 'Rejected')::float8 / nullif(sum(txns), 0) AS rejection_rate
-    FROM banking_minute_stats
-    WHERE $__timeFilter(minute)
+    FROM banking_stats_between($__timeFrom(), $__timeTo())
     """
 )
+# A time series' value per minute: the sum over its $__interval bucket divided by the bucket's minutes.
+_PER_MINUTE = "* 60000.0 / $__interval_ms"
 
 PANELS: tuple[Panel, ...] = (
     # Row 1: the original dashboard's four stats, the rejection rate and the freshness of the data.
@@ -290,8 +310,8 @@ PANELS: tuple[Panel, ...] = (
         _sql(
             """
             SELECT coalesce(sum(txns), 0) AS rejected
-            FROM banking_minute_stats
-            WHERE $__timeFilter(minute) AND decision = 'Rejected'
+            FROM banking_stats_between($__timeFrom(), $__timeTo())
+            WHERE decision = 'Rejected'
             """
         ),
         "Transactions rejected in the time range.",
@@ -304,8 +324,8 @@ PANELS: tuple[Panel, ...] = (
         _sql(
             """
             SELECT coalesce(sum(txns), 0) AS approved
-            FROM banking_minute_stats
-            WHERE $__timeFilter(minute) AND decision = 'Approved'
+            FROM banking_stats_between($__timeFrom(), $__timeTo())
+            WHERE decision = 'Approved'
             """
         ),
         "Transactions approved in the time range (Review is neither approved nor rejected).",
@@ -318,8 +338,8 @@ PANELS: tuple[Panel, ...] = (
         _sql(
             """
             SELECT coalesce(sum(amount), 0) AS total_approved
-            FROM banking_minute_stats
-            WHERE $__timeFilter(minute) AND decision = 'Approved'
+            FROM banking_stats_between($__timeFrom(), $__timeTo())
+            WHERE decision = 'Approved'
             """
         ),
         "Sum of the approved transactions' amounts in USD.",
@@ -333,8 +353,8 @@ PANELS: tuple[Panel, ...] = (
         _sql(
             """
             SELECT coalesce(sum(amount), 0) AS total_rejected
-            FROM banking_minute_stats
-            WHERE $__timeFilter(minute) AND decision = 'Rejected'
+            FROM banking_stats_between($__timeFrom(), $__timeTo())
+            WHERE decision = 'Rejected'
             """
         ),
         "Sum of the rejected transactions' amounts in USD.",
@@ -379,17 +399,19 @@ PANELS: tuple[Panel, ...] = (
         (0, 4, 12, 8),
         _sql(
             """
-            SELECT $__timeGroupAlias(minute, '1m'), decision AS metric, sum(txns) AS transactions
-            FROM banking_minute_stats
-            WHERE $__timeFilter(minute)
+            SELECT $__timeGroupAlias(period_start, $__interval), decision AS metric,
+                   sum(txns) {per_minute} AS transactions
+            FROM banking_stats_between($__timeFrom(), $__timeTo(), $__interval_ms)
             GROUP BY 1, 2
             ORDER BY 1, 2
             """
-        ),
-        "Transactions per minute, stacked by decision.",
+        ).format(per_minute=_PER_MINUTE),
+        "Transactions per minute, stacked by decision. Over longer ranges a bar covers several "
+        "minutes (1 hour over 30 days) and shows their average per minute.",
         draw="bars",
         stack=True,
         overrides=_decision_colors(),
+        max_data_points=TIME_SERIES_MAX_DATA_POINTS,
     ),
     _timeseries(
         8,
@@ -397,16 +419,19 @@ PANELS: tuple[Panel, ...] = (
         (12, 4, 12, 8),
         _sql(
             """
-            SELECT $__timeGroupAlias(minute, '1m'), decision AS metric, sum(amount) AS amount
-            FROM banking_minute_stats
-            WHERE $__timeFilter(minute) AND decision IN ('Approved', 'Rejected')
+            SELECT $__timeGroupAlias(period_start, $__interval), decision AS metric,
+                   sum(amount) {per_minute} AS amount
+            FROM banking_stats_between($__timeFrom(), $__timeTo(), $__interval_ms)
+            WHERE decision IN ('Approved', 'Rejected')
             GROUP BY 1, 2
             ORDER BY 1, 2
             """
-        ),
-        "USD approved and rejected per minute.",
+        ).format(per_minute=_PER_MINUTE),
+        "USD approved and rejected per minute. Over longer ranges a point covers several minutes "
+        "(1 hour over 30 days) and shows their average per minute.",
         unit="currencyUSD",
         overrides=_decision_colors(),
+        max_data_points=TIME_SERIES_MAX_DATA_POINTS,
     ),
     # Row 3: the original dashboard's three charts.
     Panel(
@@ -417,8 +442,7 @@ PANELS: tuple[Panel, ...] = (
         _sql(
             """
             SELECT trans_type, sum(txns) AS count
-            FROM banking_minute_stats
-            WHERE $__timeFilter(minute)
+            FROM banking_stats_between($__timeFrom(), $__timeTo())
             GROUP BY trans_type
             ORDER BY trans_type
             """
@@ -442,8 +466,7 @@ PANELS: tuple[Panel, ...] = (
         _sql(
             """
             SELECT rule_id AS rule, sum(hits) AS hits
-            FROM banking_minute_rule_hits
-            WHERE $__timeFilter(minute)
+            FROM banking_rule_hits_between($__timeFrom(), $__timeTo())
             GROUP BY rule_id
             ORDER BY hits DESC, rule_id
             """
@@ -459,9 +482,8 @@ PANELS: tuple[Panel, ...] = (
         (15, 12, 9, 9),
         _sql(
             """
-            SELECT account_holder_name, count(*) AS transaction_count
-            FROM banking_data
-            WHERE $__timeFilter("timestamp") AND account_blacklisted
+            SELECT account_holder_name, sum(txns) AS transaction_count
+            FROM banking_blacklisted_between($__timeFrom(), $__timeTo())
             GROUP BY account_holder_name
             ORDER BY transaction_count DESC, account_holder_name
             LIMIT 10
@@ -469,7 +491,6 @@ PANELS: tuple[Panel, ...] = (
         ),
         "The ten blacklisted account holders with the most transactions in the time range.",
         x_field="account_holder_name",
-        source=RAW,
         color="red",
     ),
     # Row 4: how the rules behave.
@@ -479,14 +500,16 @@ PANELS: tuple[Panel, ...] = (
         (0, 21, 12, 8),
         _sql(
             """
-            SELECT $__timeGroupAlias(minute, '1m'), rule_id AS metric, sum(hits) AS hits
-            FROM banking_minute_rule_hits
-            WHERE $__timeFilter(minute)
+            SELECT $__timeGroupAlias(period_start, $__interval), rule_id AS metric,
+                   sum(hits) {per_minute} AS hits
+            FROM banking_rule_hits_between($__timeFrom(), $__timeTo(), $__interval_ms)
             GROUP BY 1, 2
             ORDER BY 1, 2
             """
-        ),
-        "Hits per rule per minute.",
+        ).format(per_minute=_PER_MINUTE),
+        "Hits per rule per minute. Over longer ranges a point covers several minutes (1 hour over "
+        "30 days) and shows their average per minute.",
+        max_data_points=TIME_SERIES_MAX_DATA_POINTS,
     ),
     _table(
         13,
@@ -496,20 +519,19 @@ PANELS: tuple[Panel, ...] = (
             """
             WITH fraud AS (
                 SELECT coalesce(sum(txns), 0) AS injected
-                FROM banking_minute_stats
-                WHERE $__timeFilter(minute) AND injected_fraud
+                FROM banking_stats_between($__timeFrom(), $__timeTo())
+                WHERE injected_fraud
             ),
             per_rule AS (
                 SELECT rule_id AS rule, sum(hits) AS hits,
                        coalesce(sum(hits) FILTER (WHERE injected_fraud), 0) AS fraud_hits
-                FROM banking_minute_rule_hits
-                WHERE $__timeFilter(minute)
+                FROM banking_rule_hits_between($__timeFrom(), $__timeTo())
                 GROUP BY rule_id
                 UNION ALL
                 SELECT 'Rejected (decision)', sum(txns),
                        coalesce(sum(txns) FILTER (WHERE injected_fraud), 0)
-                FROM banking_minute_stats
-                WHERE $__timeFilter(minute) AND decision = 'Rejected'
+                FROM banking_stats_between($__timeFrom(), $__timeTo())
+                WHERE decision = 'Rejected'
                 HAVING sum(txns) > 0
             )
             SELECT r.rule, r.hits, r.fraud_hits, f.injected AS injected_fraud,

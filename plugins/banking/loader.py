@@ -2,8 +2,8 @@
 
 Inside the transaction: lock the window, check the population is seeded, delete what an earlier
 run of the same window left, COPY the rows, replace the window's share of the per-minute rollups,
-write the audit row, drop the staged scores. Either all of it commits or none of it does, so a
-rerun leaves exactly the same rows, rollups and one audit row.
+recompute the hourly rollups of its hours, write the audit row, drop the staged scores. Either all
+of it commits or none of it does, so a rerun leaves exactly the same rows, rollups and one audit row.
 
 Rows are encoded as COPY text straight from the batch's columns (:func:`encode_chunks`), chunk by
 chunk while the server ingests the previous chunk. Tasks on different workers hand the scores
@@ -43,6 +43,9 @@ _NULL = "\\N"
 _STAGE_FORMAT = 2  # what stage() writes: the scores of a batch (format 1 held the COPY text)
 _US_PER_MINUTE = 60_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR = timedelta(hours=1)
+# A load locks the hourly rollups hour by hour up to this many hours, all of them at once beyond.
+MAX_LOCKED_HOURS = 48
 
 
 class LoadError(RuntimeError):
@@ -113,7 +116,7 @@ def encode_rows(batch: Batch, scores: Scores, rule_set_version: str) -> bytes:
 
 
 def encode_chunks(
-    batch: Batch, scores: Scores, rule_set_version: str, chunk_rows: int = 20_000
+    batch: Batch, scores: Scores, rule_set_version: str, chunk_rows: int = 5_000
 ) -> Iterator[bytes]:
     """:func:`encode_rows` in chunks of ``chunk_rows`` rows, so that the server ingests one chunk
     while the next is encoded.
@@ -301,6 +304,34 @@ def rollup_rows(batch: Batch, scores: Scores) -> tuple[bytes, bytes]:
     return "".join(stats).encode(), "".join(hits).encode()
 
 
+def hours_of(window: Window) -> tuple[int, int]:
+    """The UTC hours a window touches, as hours since the epoch: ``[first, end)``."""
+    first = (window.start - _EPOCH) // _HOUR
+    end = -((_EPOCH - window.end) // _HOUR)  # rounded up
+    return first, end
+
+
+def refresh_hour_rollups(cur: psycopg.Cursor, window: Window) -> None:
+    """Recompute the hourly rollups of the hours ``window`` touches, inside its load transaction and
+    after its rows and per-minute rollups were written (``load/refresh_hour_rollups``).
+
+    An hour is recomputed from every window's minutes (and, for the blacklisted accounts, rows) in
+    it, so it always holds exactly their sum, whatever reruns or other windows wrote. Concurrent
+    loads of the same hour take turns: each locks its hours in ascending order (or, for a window of
+    more than ``MAX_LOCKED_HOURS`` hours, all of them at once) until commit, and each statement of
+    the recomputation, under READ COMMITTED, sees what the loads before it committed.
+    """
+    first, end = hours_of(window)
+    if end - first > MAX_LOCKED_HOURS:
+        cur.execute(sql("load/lock_all_hours"))
+    else:
+        for statement in sql_statements("load/lock_hours"):
+            cur.execute(statement, {"first_hour": first, "last_hour": end - 1})
+    hours = {"first": _EPOCH + first * _HOUR, "end": _EPOCH + end * _HOUR}
+    for statement in sql_statements("load/refresh_hour_rollups"):
+        cur.execute(statement, hours)
+
+
 def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:
     """Create the window's daily partitions, in a short transaction of its own; returns how many."""
     with conn.transaction():
@@ -392,6 +423,7 @@ def _replace(
         for name, text in zip(("load/copy_minute_stats", "load/copy_minute_rule_hits"), rollups, strict=True):
             with cur.copy(sql(name)) as copy:
                 copy.write(text)
+        refresh_hour_rollups(cur, window)
     conn.execute(
         sql("load/upsert_batch"),
         {

@@ -34,6 +34,9 @@ PIPELINE_TABLES = (
     "banking_staging",
     "banking_minute_stats",
     "banking_minute_rule_hits",
+    "banking_hour_stats",
+    "banking_hour_rule_hits",
+    "banking_hour_blacklisted",
 )
 
 

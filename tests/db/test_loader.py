@@ -178,3 +178,141 @@ def test_rollups_match_the_rows_after_reruns(db: psycopg.Connection, rule_set) -
     assert db.execute(RECONCILE_HITS).fetchall() == []
     minutes = db.execute("SELECT count(DISTINCT minute) FROM banking_minute_stats").fetchone()[0]
     assert minutes == 5  # two one-minute windows and the three minutes of the long one
+
+
+# --- the hourly rollups ---------------------------------------------------------------------------
+
+HOURS_VS_MINUTES = {
+    "banking_hour_stats": (
+        "SELECT hour, trans_type, decision, injected_fraud, txns, amount FROM banking_hour_stats",
+        """SELECT date_trunc('hour', minute, 'UTC'), trans_type, decision, injected_fraud, sum(txns), sum(amount)
+           FROM banking_minute_stats GROUP BY 1, 2, 3, 4""",
+    ),
+    "banking_hour_rule_hits": (
+        "SELECT hour, rule_id, decision, injected_fraud, hits, amount FROM banking_hour_rule_hits",
+        """SELECT date_trunc('hour', minute, 'UTC'), rule_id, decision, injected_fraud, sum(hits), sum(amount)
+           FROM banking_minute_rule_hits GROUP BY 1, 2, 3, 4""",
+    ),
+    "banking_hour_blacklisted": (
+        "SELECT hour, account_holder_name, txns FROM banking_hour_blacklisted",
+        """SELECT date_trunc('hour', "timestamp", 'UTC'), account_holder_name, count(*)
+           FROM banking_data WHERE account_blacklisted GROUP BY 1, 2""",
+    ),
+}
+HOURS_VS_ROWS = {
+    "banking_hour_stats": (
+        "SELECT hour, trans_type, decision, injected_fraud, txns, amount FROM banking_hour_stats",
+        """SELECT date_trunc('hour', "timestamp", 'UTC'), trans_type, decision, fraud_scenario IS NOT NULL,
+                  count(*), sum(amount)
+           FROM banking_data GROUP BY 1, 2, 3, 4""",
+    ),
+    "banking_hour_rule_hits": (
+        "SELECT hour, rule_id, decision, injected_fraud, hits, amount FROM banking_hour_rule_hits",
+        """SELECT date_trunc('hour', "timestamp", 'UTC'), h ->> 'rule', decision, fraud_scenario IS NOT NULL,
+                  count(*), sum(amount)
+           FROM banking_data, jsonb_array_elements(rule_hits) h GROUP BY 1, 2, 3, 4""",
+    ),
+}
+
+
+def differences(conn: psycopg.Connection, pairs: dict[str, tuple[str, str]], since=None) -> dict:
+    """Per table, the rows of the hourly rollup and of what it should hold that differ (from ``since``)."""
+    found = {}
+    for table, (actual, expected) in pairs.items():
+        got, want = (
+            {row for row in conn.execute(query).fetchall() if since is None or row[0] >= since}
+            for query in (actual, expected)
+        )
+        if got != want:
+            found[table] = (sorted(got - want), sorted(want - got))
+    return found
+
+
+def hours_in(conn: psycopg.Connection, table: str) -> int:
+    return conn.execute(f"SELECT count(DISTINCT hour) FROM {table}").fetchone()[0]
+
+
+def test_hour_rollups_are_the_sum_of_the_minutes_after_reruns(db: psycopg.Connection, rule_set) -> None:
+    """Windows across hour boundaries, reruns with other rows (another fraud rate), a long window."""
+    calm, spiky = SMALL, SMALL.with_overrides({"fraud_rate": 0.3})
+    across = Window(NOON - timedelta(minutes=2), NOON + timedelta(minutes=2))
+    long_window = Window(NOON + timedelta(minutes=30), NOON + timedelta(hours=2, minutes=10))
+    for settings, window in (
+        (calm, across),
+        (calm, minute(2)),
+        (spiky, across),  # the rerun replaces the hours' share of the first run
+        (spiky, long_window),
+        (calm, long_window),
+        (spiky, minute(2)),
+    ):
+        pipeline.run_window(db, settings, rule_set, window)
+        assert differences(db, HOURS_VS_MINUTES) == {}, window
+    assert differences(db, HOURS_VS_ROWS) == {}
+    # 11:00 .. 14:00
+    for table in ("banking_hour_stats", "banking_hour_rule_hits", "banking_hour_blacklisted"):
+        assert hours_in(db, table) == 4, table
+
+
+def test_concurrent_loads_of_the_same_hours_take_turns(
+    empty_db: tuple[str, psycopg.Connection], db: psycopg.Connection, pg, rule_set, monkeypatch
+) -> None:
+    """Loads on three connections (one a window of two hours, which locks every hour at once) write
+    the same hours at the same time: no deadlock, and the hours add up."""
+    import threading
+
+    monkeypatch.setattr(loader, "MAX_LOCKED_HOURS", 1)
+    name, _ = empty_db
+    plans = [
+        [minute(i) for i in range(0, 12, 2)],
+        [minute(i) for i in range(1, 12, 2)],
+        [Window(NOON - timedelta(minutes=30), NOON + timedelta(hours=1, minutes=30))],
+    ]
+    errors: list[BaseException] = []
+    # Created up front: banking_ensure_partitions itself can race when two loads create the same day.
+    loader.ensure_partitions(db, plans[2][0])
+
+    def load(windows: list[Window]) -> None:
+        try:
+            with pg.connect(name) as conn:
+                for window in windows:
+                    pipeline.run_window(conn, SMALL, rule_set, window)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(plan,)) for plan in plans]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(t.is_alive() for t in threads) and errors == []
+    assert differences(db, HOURS_VS_MINUTES) == {}
+    assert differences(db, HOURS_VS_ROWS) == {}
+
+
+def test_retention_keeps_the_hours_equal_to_what_is_left(db: psycopg.Connection, rule_set) -> None:
+    """Days before the cutoff go; a window across the cutoff keeps its minutes before it, and so do
+    the hours; the blacklisted hours follow the rows, whose partition is gone."""
+    from banking import retention
+
+    next_day = NOON.replace(hour=0) + timedelta(days=1)
+    across_midnight = Window(next_day - timedelta(minutes=2), next_day + timedelta(minutes=2))
+    windows = [
+        minute(0),
+        across_midnight,
+        Window(next_day + timedelta(hours=1), next_day + timedelta(hours=1, minutes=5)),
+    ]
+    for window in windows:
+        pipeline.run_window(db, SMALL.with_overrides({"fraud_rate": 0.2}), rule_set, window)
+    assert differences(db, HOURS_VS_ROWS) == {}
+    result = retention.apply_retention(db, next_day + timedelta(days=1, hours=2), retention_days=1)
+    assert result.partitions == [f"banking_data_p{NOON:%Y%m%d}"]
+    assert differences(db, HOURS_VS_MINUTES) == {}
+    # What is left before the cutoff: the minutes 23:58 and 23:59 of the window across midnight.
+    before = db.execute(
+        "SELECT DISTINCT hour FROM banking_hour_stats WHERE hour < %s", (next_day,)
+    ).fetchall()
+    assert before == [(next_day - timedelta(hours=1),)]
+    left = db.execute("SELECT count(*) FROM banking_hour_blacklisted WHERE hour < %s", (next_day,))
+    assert left.fetchone() == (0,)
+    assert differences(db, HOURS_VS_ROWS, since=next_day) == {}
+    assert hours_in(db, "banking_hour_stats") == 3  # 23:00 (what is left), 00:00 and 01:00

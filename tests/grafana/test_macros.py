@@ -1,4 +1,5 @@
-"""The test macro expander matches Grafana's own macro tests (macros_test.go), case by case."""
+"""The test macro expander matches Grafana's own macro tests (macros_test.go), case by case, and
+the interval it uses follows Grafana's rangeutil (calculateInterval, roundInterval)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.grafana.macros import MacroError, TimeRange, expand
+from tests.grafana.macros import (
+    MacroError,
+    TimeRange,
+    expand,
+    grafana_interval,
+    interval_to_ms,
+    round_interval,
+)
 
 FROM = datetime(2018, 4, 12, 18, 0, tzinfo=UTC)
 RANGE = TimeRange(FROM, FROM + timedelta(minutes=5), interval=timedelta(minutes=10))
@@ -54,3 +62,48 @@ def test_fractional_seconds_are_rfc3339nano() -> None:
 def test_refuses_what_grafana_refuses(sql: str) -> None:
     with pytest.raises(MacroError):
         expand(sql, RANGE)
+
+
+# --- the interval Grafana gives a query (rangeutil.calculateInterval) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw_ms", "nice_ms"),
+    [
+        (3600, 5000),  # an hour over 1,000 points: 5s
+        (7499, 5000),
+        (7500, 10000),  # the bounds are exclusive, as in rangeutil.ts
+        (44999, 30000),
+        (45000, 60000),
+        (89999, 60000),
+        (1728000, 1800000),  # 30 days over 1,500 points: 30m
+        (2592000, 1800000),  # 30 days over 1,000 points: 30m
+        (3600000, 3600000),  # 30 days over 720 points: 1h
+        (5184000, 3600000),  # 30 days over 500 points: 1h
+        (5400000, 7200000),
+        (86400000, 86400000),
+        (3628800000, 31536000000),
+    ],
+)
+def test_round_interval_is_grafanas_table(raw_ms: int, nice_ms: int) -> None:
+    assert round_interval(raw_ms) == nice_ms
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"), [("1m", 60000), ("2h", 7200000), ("30", 30000), ("500ms", 500), ("1M", 2592000000)]
+)
+def test_min_interval_parses_like_grafana(text: str, ms: int) -> None:
+    assert interval_to_ms(text) == ms
+
+
+def test_grafana_interval_divides_rounds_and_clamps() -> None:
+    end = FROM + timedelta(days=30)
+    assert grafana_interval(end - timedelta(hours=1), end) == timedelta(seconds=5)
+    assert grafana_interval(end - timedelta(hours=1), end, min_interval="1m") == timedelta(minutes=1)
+    assert grafana_interval(FROM, end) == timedelta(minutes=30)  # DEFAULT_MAX_DATA_POINTS = 1,000
+    assert grafana_interval(FROM, end, max_data_points=720, min_interval="1m") == timedelta(hours=1)
+    assert grafana_interval(FROM, end, max_data_points=720, min_interval="2h") == timedelta(hours=2)
+    thirty_days = TimeRange(FROM, end, grafana_interval(FROM, end, 720, "1m"))
+    assert expand("$__timeGroupAlias(t, $__interval), $__interval_ms", thirty_days) == (
+        'floor(extract(epoch from t)/3600)*3600 AS "time", 3600000'
+    )

@@ -130,18 +130,40 @@ def test_the_original_seven_panels_keep_their_visualizations() -> None:
 
 def test_queries_honour_the_time_range_and_read_rollups() -> None:
     """Only "Last load age" (measured from now) and the backtest table (a backtest has its own range)
-    ignore the range; only the two panels that list rows read banking_data, through its partial indexes."""
+    ignore the range; the rollup panels read through the functions of migration 0008, which take the
+    range (hours for its whole hours, minutes or rows at its edges); only "Latest rejected
+    transactions" lists rows of banking_data, through its partial index."""
     panels = {p.title: p for p in bd.PANELS}
-    assert {t for t, p in panels.items() if "$__timeFilter(" not in p.sql} == {
-        "Last load age",
-        "Backtest: live vs candidate (latest)",
-    }
+    through_functions = re.compile(
+        r"\bbanking_(stats|rule_hits|blacklisted)_between\(\$__timeFrom\(\), \$__timeTo\(\)"
+    )
+    ranged = {t for t, p in panels.items() if "$__timeFilter(" in p.sql or through_functions.search(p.sql)}
+    assert set(panels) - ranged == {"Last load age", "Backtest: live vs candidate (latest)"}
+    rollups = {t for t, p in panels.items() if p.source == bd.ROLLUP}
+    for title in rollups:
+        sql = panels[title].sql
+        assert through_functions.search(sql) and "$__timeFilter(" not in sql, title
+        assert not re.search(r"\bbanking_(minute|hour)_\w+", sql), f"{title} reads a rollup table directly"
+    assert "Blacklisted Account Transactions" in rollups
     raw = {t for t, p in panels.items() if re.search(r"\bbanking_data\b", p.sql)}
-    assert raw == {"Blacklisted Account Transactions", "Latest rejected transactions"}
-    assert "account_blacklisted" in panels["Blacklisted Account Transactions"].sql
+    assert raw == {t for t, p in panels.items() if p.source == bd.RAW} == {"Latest rejected transactions"}
     assert "decision = 'Rejected'" in panels["Latest rejected transactions"].sql
-    assert {t for t, p in panels.items() if p.source == bd.RAW} == raw
     assert all("banking_batches" in p.sql for p in panels.values() if p.source == bd.AUDIT)
+
+
+def test_time_series_of_the_rollups_follow_grafanas_interval() -> None:
+    """They group by $__interval, hand it to the rollup function (whole-hour buckets read hours) and
+    pin the interval with "Max data points" and a "Min interval" of one minute (the data's grain)."""
+    board = {p["title"]: p for p in built_dashboard()["panels"]}
+    series = [p for p in bd.PANELS if p.type == "timeseries" and p.source == bd.ROLLUP]
+    assert len(series) == 3
+    for panel in series:
+        assert "$__timeGroupAlias(period_start, $__interval)" in panel.sql, panel.title
+        assert "$__timeTo(), $__interval_ms)" in panel.sql and "/ $__interval_ms" in panel.sql, panel.title
+        assert board[panel.title]["maxDataPoints"] == bd.TIME_SERIES_MAX_DATA_POINTS
+        assert board[panel.title]["interval"] == bd.MIN_INTERVAL == "1m"
+    assert all(p["interval"] == "1m" for p in board.values())
+    assert {t for t, p in board.items() if "maxDataPoints" in p} == {p.title for p in series}
 
 
 def test_docs_describe_every_panel_and_alert() -> None:

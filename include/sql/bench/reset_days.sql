@@ -5,3 +5,6 @@ DELETE FROM banking_batches WHERE window_start >= %(start)s AND window_end <= %(
 DELETE FROM banking_minute_stats WHERE window_start >= %(start)s AND window_end <= %(end)s;
 DELETE FROM banking_minute_rule_hits WHERE window_start >= %(start)s AND window_end <= %(end)s;
 DELETE FROM banking_staging WHERE window_start >= %(start)s AND window_end <= %(end)s;
+DELETE FROM banking_hour_stats WHERE hour >= %(start)s AND hour < %(end)s;
+DELETE FROM banking_hour_rule_hits WHERE hour >= %(start)s AND hour < %(end)s;
+DELETE FROM banking_hour_blacklisted WHERE hour >= %(start)s AND hour < %(end)s;

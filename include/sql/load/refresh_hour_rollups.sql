@@ -1,0 +1,22 @@
+-- The hourly rollups of the UTC hours [first, end) that a window touches, recomputed in its load
+-- transaction after its rows and per-minute rollups were replaced (under load/lock_hours), from
+-- every window's minutes and rows in those hours: an hour holds exactly the sum of its minutes.
+DELETE FROM banking_hour_stats WHERE hour >= %(first)s AND hour < %(end)s;
+INSERT INTO banking_hour_stats (hour, trans_type, decision, injected_fraud, txns, amount)
+SELECT date_trunc('hour', minute, 'UTC'), trans_type, decision, injected_fraud, sum(txns), sum(amount)
+FROM banking_minute_stats
+WHERE minute >= %(first)s AND minute < %(end)s
+GROUP BY 1, 2, 3, 4;
+DELETE FROM banking_hour_rule_hits WHERE hour >= %(first)s AND hour < %(end)s;
+INSERT INTO banking_hour_rule_hits (hour, rule_id, decision, injected_fraud, hits, amount)
+SELECT date_trunc('hour', minute, 'UTC'), rule_id, decision, injected_fraud, sum(hits), sum(amount)
+FROM banking_minute_rule_hits
+WHERE minute >= %(first)s AND minute < %(end)s
+GROUP BY 1, 2, 3, 4;
+-- Through the partial index on account_blacklisted; the timestamp bounds prune to the hours' days.
+DELETE FROM banking_hour_blacklisted WHERE hour >= %(first)s AND hour < %(end)s;
+INSERT INTO banking_hour_blacklisted (hour, account_holder_name, txns)
+SELECT date_trunc('hour', "timestamp", 'UTC'), account_holder_name, count(*)
+FROM banking_data
+WHERE account_blacklisted AND "timestamp" >= %(first)s AND "timestamp" < %(end)s
+GROUP BY 1, 2;
