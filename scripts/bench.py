@@ -166,22 +166,27 @@ def seed_insert_only(conn: psycopg.Connection, payload: bytes, n: int) -> tuple[
 
 
 def seed_style(conn: psycopg.Connection, n: int) -> tuple[float, int]:
-    """The original notebook's loop without its sleep: Faker draws each row, which is inserted into the
-    original's table with one INSERT and one COMMIT, on the same server."""
+    """The original notebook's loop without its 15 s sleep, on the same server: for every 10 rows,
+    create the table if it is missing, then Faker draws each row, which is inserted into the
+    original's table with one INSERT and one COMMIT."""
     import random
     import uuid
 
     from faker import Faker
 
-    for statement in sql_statements("bench/original_table"):
-        conn.execute(statement)
+    drop, create_if_missing = sql_statements("bench/original_table")
+    conn.execute(drop)
+    conn.execute(create_if_missing)
     fake = Faker()
     fake.seed_instance(0)
     rng = random.Random(0)
     insert = sql("bench/original_insert")
     with psycopg.connect(conn.info.dsn, password=conn.info.password) as row_conn:
         started = time.perf_counter()
-        for _ in range(n):
+        for i in range(n):
+            if i % 10 == 0:  # each pass of the original's loop made 10 transactions
+                row_conn.execute(create_if_missing)
+                row_conn.commit()
             card_type = rng.choice(("visa", "mastercard"))
             kind = rng.choice(("Real_time_transaction", "settlements", "dispute"))
             amount = round(rng.uniform(10, 1000), 2)

@@ -1,6 +1,7 @@
--- make bench: the original notebook's table (see ../shared/README.md), for its one-row-per-commit loop.
+-- make bench: the original notebook's table (see ../shared/README.md), for its one-row-per-commit loop,
+-- which ran the CREATE TABLE IF NOT EXISTS on every pass.
 DROP TABLE IF EXISTS bench_original;
-CREATE TABLE bench_original (
+CREATE TABLE IF NOT EXISTS bench_original (
     id SERIAL PRIMARY KEY,
     "timestamp" TIMESTAMPTZ,
     uniq_id UUID,
