@@ -81,8 +81,6 @@ class PopulationTables:
     place_first: np.ndarray  # int32, per place (country * categories + category): first of its merchants
     place_count: np.ndarray  # int32, per place: how many merchants
     place_merchants: np.ndarray  # int32 merchant indices, grouped by place
-    account_index: dict[UUID, int]
-    card_index: dict[UUID, int]
     account_ids: IdIndex
     card_ids: IdIndex
 
@@ -137,8 +135,6 @@ def _build_tables(population: Population) -> PopulationTables:
         place_first=place_first,
         place_count=place_count,
         place_merchants=by_place,
-        account_index={a.account_id: i for i, a in enumerate(accounts)},
-        card_index={c.card_ref: i for i, c in enumerate(cards)},
         account_ids=IdIndex.of([a.account_id for a in accounts]),
         card_ids=IdIndex.of([c.card_ref for c in cards]),
     )

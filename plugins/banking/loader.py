@@ -31,7 +31,17 @@ from psycopg.types.json import Jsonb
 
 from banking.batch import Batch, PopulationTables
 from banking.db import sql, sql_statements
-from banking.model import CHANNELS, DECISIONS, NO_RULES_TRIGGERED, SCENARIOS, TRANS_TYPES, Window
+from banking.model import (
+    APPROVED,
+    CHANNELS,
+    DECISIONS,
+    NO_RULES_TRIGGERED,
+    REJECTED,
+    REVIEW,
+    SCENARIOS,
+    TRANS_TYPES,
+    Window,
+)
 from banking.rules import NO_HITS_EXPLANATION, ScoreSummary
 from banking.scoring import Scores
 
@@ -68,30 +78,22 @@ class BatchSummary:
     hits_by_rule: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def of(
-        cls,
-        batch: Batch,
-        scores: Scores,
-        rule_set_version: str,
-        settings_digest: str,
-        population_version: str,
-    ) -> BatchSummary:
+    def of(cls, batch: Batch, scores: Scores, settings_digest: str, population_version: str) -> BatchSummary:
+        """The figures of a scored batch; the decision and hit counts are the scores' own summary."""
         if len(scores.decision) != len(batch):
             raise LoadError(f"{len(scores.decision)} scores for a batch of {len(batch)} rows")
-        decisions = dict(
-            zip(DECISIONS, np.bincount(scores.decision, minlength=len(DECISIONS)).tolist(), strict=True)
-        )
+        counted = scores.summary
         return cls(
             rows=len(batch),
-            approved=decisions["Approved"],
-            review=decisions["Review"],
-            rejected=decisions["Rejected"],
+            approved=counted.decisions[APPROVED],
+            review=counted.decisions[REVIEW],
+            rejected=counted.decisions[REJECTED],
             injected_fraud=int((batch.scenario >= 0).sum()),
             amount_cents=int(batch.amount_cents.sum()),
-            rule_set_version=rule_set_version,
+            rule_set_version=counted.rule_set_version,
             settings_digest=settings_digest,
             population_version=population_version,
-            hits_by_rule={k: v for k, v in sorted(scores.summary.hits_by_rule.items()) if v},
+            hits_by_rule={k: v for k, v in sorted(counted.hits_by_rule.items()) if v},
         )
 
     def as_dict(self) -> dict:

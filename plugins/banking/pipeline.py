@@ -127,9 +127,7 @@ def read_history(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet
 
 
 def summarize(batch: Batch, scores: Scores, settings: GeneratorSettings) -> BatchSummary:
-    return BatchSummary.of(
-        batch, scores, scores.summary.rule_set_version, settings.digest, settings.population_version
-    )
+    return BatchSummary.of(batch, scores, settings.digest, settings.population_version)
 
 
 def score_and_stage(
