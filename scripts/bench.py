@@ -8,7 +8,8 @@ because the machines are shared and noisy. Sections:
   see a realistic stream; the score task regenerates the batch and stages it, the load task COPYs
   it), each task's rows/s, ``inprocess_rows_per_s`` for the same in one process without staging
   (backfills, the soak), and the peak RSS of the process that ran the batch;
-- ``copy_rows_per_s``: a plain COPY of the same final rows into an identical empty table;
+- ``copy_rows_per_s``: a plain COPY (text, COPY's default) of the same final rows into an identical
+  empty table, and ``copy_binary_rows_per_s`` for the same in binary, the format the loader sends;
 - ``seed_style_rows_per_s``: one INSERT and COMMIT per row, as the original notebook did;
 - ``dashboard_*``: p50/p95 of every dashboard query with N rows loaded by the pipeline's loader
   (in a database of its own, ``<db>_dashboard``), for the dashboard's default range and for the
@@ -105,19 +106,13 @@ def one_batch(admin: dict[str, str], dbname: str, size: int, index: int) -> dict
         figures["inprocess_rows"] = report.summary.rows
         figures["inprocess_total"] = sum(report.seconds.values())
         figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        # The physical limit: a plain COPY of the same final rows into an identical empty table.
-        scores = pipeline.score(conn, batch, rule_set)
-        payload = loader.encode_rows(batch, scores, rule_set.version)
-        conn.execute("DROP TABLE IF EXISTS bench_copy")
-        conn.execute("CREATE TABLE bench_copy (LIKE banking_data INCLUDING ALL)")
-        copy_sql = sql("load/copy_banking_data").replace("COPY banking_data", "COPY bench_copy")
-        t5 = time.perf_counter()
-        with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as copy:
-            copy.write(payload)
-        figures["copy"] = time.perf_counter() - t5
-        conn.execute("DROP TABLE bench_copy")
+        # The physical limit: a plain COPY of the same final rows into an identical empty table, in
+        # COPY's default text format and in the binary format the loader sends.
+        text, binary = (export_rows(conn, window, fmt) for fmt in ("text", "binary"))
+        figures["copy"] = plain_copy(conn, text, "text")
+        figures["copy_binary"] = plain_copy(conn, binary, "binary")
         n = min(len(batch), 2000)
-        figures["seed_insert"], figures["seed_insert_rows"] = seed_insert_only(conn, payload, n)
+        figures["seed_insert"], figures["seed_insert_rows"] = seed_insert_only(conn, text, n)
         figures["seed_style"], figures["seed_style_rows"] = seed_style(conn, n)
     return figures
 
@@ -142,15 +137,52 @@ def reset_days(conn: psycopg.Connection, window: Window) -> None:
             conn.execute(statement, bounds)
 
 
+def copy_columns() -> str:
+    """The column list of the loader's COPY."""
+    statement = "\n".join(
+        line for line in sql("load/copy_banking_data").splitlines() if not line.startswith("--")
+    )
+    return statement.split("(", 1)[1].split(")", 1)[0]
+
+
+def export_rows(conn: psycopg.Connection, window: Window, fmt: str) -> bytes:
+    """The window's loaded rows as a COPY payload in ``fmt`` (text or binary), in load order."""
+    query = psql.SQL(
+        "COPY (SELECT {columns} FROM banking_data WHERE window_start = {start} AND window_end = {end} "
+        'ORDER BY "timestamp", uniq_id) TO STDOUT (FORMAT {fmt})'
+    ).format(
+        columns=psql.SQL(copy_columns()),
+        start=psql.Literal(window.start),
+        end=psql.Literal(window.end),
+        fmt=psql.SQL(fmt),
+    )
+    data = bytearray()
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        while block := copy.read():
+            data += block
+    return bytes(data)
+
+
+def plain_copy(conn: psycopg.Connection, payload: bytes, fmt: str) -> float:
+    """Seconds to COPY ``payload`` into an empty table like banking_data (its indexes and checks)."""
+    conn.execute("DROP TABLE IF EXISTS bench_copy")
+    conn.execute("CREATE TABLE bench_copy (LIKE banking_data INCLUDING ALL)")
+    statement = f"COPY bench_copy ({copy_columns()}) FROM STDIN (FORMAT {fmt})"
+    started = time.perf_counter()
+    with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
+        for lo in range(0, len(payload), 1 << 20):
+            copy.write(payload[lo : lo + (1 << 20)])
+    seconds = time.perf_counter() - started
+    conn.execute("DROP TABLE bench_copy")
+    return seconds
+
+
 def seed_insert_only(conn: psycopg.Connection, payload: bytes, n: int) -> tuple[float, int]:
     """The pipeline's own final rows, inserted into a copy of banking_data with one INSERT and one COMMIT each."""
     table = "bench_seed"
     conn.execute(f"DROP TABLE IF EXISTS {table}")
     conn.execute(f"CREATE TABLE {table} (LIKE banking_data INCLUDING ALL)")
-    statement = "\n".join(
-        line for line in sql("load/copy_banking_data").splitlines() if not line.startswith("--")
-    )
-    names = [c.strip() for c in statement.split("(", 1)[1].split(")", 1)[0].split(",")]
+    names = [c.strip() for c in copy_columns().split(",")]
     insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
     records = [
         [None if v == "\\N" else v for v in line.split("\t")] for line in payload.decode().splitlines()[:n]
@@ -248,6 +280,8 @@ def throughput(admin: dict[str, str], dbname: str, sizes: list[int]) -> None:
         emit(f"inprocess_rows_per_s[{label}]", f["inprocess_rows"] / f["inprocess_total"])
         emit(f"copy_rows_per_s[{label}]", rows / f["copy"])
         emit(f"pipeline_vs_copy[{label}]", f["copy"] / f["total"])
+        emit(f"copy_binary_rows_per_s[{label}]", rows / f["copy_binary"])
+        emit(f"pipeline_vs_copy_binary[{label}]", f["copy_binary"] / f["total"])
         seed_rate = f["seed_style_rows"] / f["seed_style"]
         insert_rate = f["seed_insert_rows"] / f["seed_insert"]
         emit(f"seed_style_rows_per_s[{label}]", seed_rate)

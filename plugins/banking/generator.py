@@ -95,8 +95,10 @@ def generate_batch(settings: GeneratorSettings, window: Window) -> Batch:
         incidents = int(rng.poisson(fraud_expected / _MEAN_INCIDENT_SIZE))
         labels = rng.choice(len(SCENARIO_MIX), size=incidents, p=_SCENARIO_SHARE)
         starts = segments.times(rng, incidents)
-        for label, t_us in zip(labels.tolist(), starts.tolist(), strict=True):
-            parts.append(INJECTORS[SCENARIO_MIX[label][0]](draw, t_us))
+        for label, (name, _, _) in enumerate(SCENARIO_MIX):
+            mine = starts[labels == label]
+            if len(mine):
+                parts.append(INJECTORS[name](draw, mine))
     return _assemble(window, tables, parts)
 
 
@@ -216,97 +218,115 @@ class _Draw:
             "scenario": np.full(n, scenario, dtype=np.int8),
         }
 
-    def one_account(self) -> int:
-        return int(self.accounts(1)[0])
-
-    def choose(self, options: tuple[str, ...], n: int | None = None) -> np.ndarray:
-        """Category indices chosen uniformly from ``options``."""
+    def choose(self, options: tuple[str, ...], n: int) -> np.ndarray:
+        """``n`` category indices chosen uniformly from ``options``."""
         picks = np.array([_CATEGORY[c] for c in options])
-        return picks[self.rng.integers(0, len(options), size=1 if n is None else n)]
+        return picks[self.rng.integers(0, len(options), size=n)]
 
 
-def _card_testing(d: _Draw, t_us: int) -> dict:
-    """Many small card-not-present payments on one card within about two minutes."""
-    rng = d.rng
-    account = np.full(1, d.one_account())
-    card = d.cards(account)
-    country = d.places(account, rng.random(1) < 0.5)
-    category = d.choose(("Electronics", "Entertainment", "Retail"))
-    n = int(rng.integers(5, 16))
-    gaps = rng.integers(2, 13, size=n) * _US
-    times = t_us + np.concatenate(([0], np.cumsum(gaps[:-1])))
-    amount = rng.integers(50, 501, size=n)  # 0.50 to 5.00 USD
+def _card_testing(d: _Draw, starts: np.ndarray) -> dict:
+    """Per incident: many small card-not-present payments on one card within about two minutes."""
+    rng, k = d.rng, len(starts)
+    accounts = d.accounts(k)
+    cards = d.cards(accounts)
+    country = d.places(accounts, rng.random(k) < 0.5)
+    category = d.choose(("Electronics", "Entertainment", "Retail"), k)
+    incident, times = _runs_from(
+        starts, rng.integers(5, 16, size=k), lambda n: rng.integers(2, 13, size=n) * _US
+    )
+    n = len(times)
     return d.rows(
         times,
-        np.repeat(account, n),
-        np.repeat(card, n),
-        np.repeat(category, n),
-        np.repeat(country, n),
-        amount,
+        accounts[incident],
+        cards[incident],
+        category[incident],
+        country[incident],
+        rng.integers(50, 501, size=n),  # 0.50 to 5.00 USD
         np.zeros(n, dtype=bool),
         scenario=SCENARIOS.index("card_testing"),
     )
 
 
-def _account_takeover(d: _Draw, t_us: int) -> dict:
-    """A sudden run of large payments from a country the account never used."""
-    rng = d.rng
-    account = np.full(1, d.one_account())
-    card = d.cards(account)
-    country = d.places(account, np.ones(1, dtype=bool))
-    n = int(rng.integers(1, 4))
-    category = d.choose(("Electronics", "Travel", "Retail"), n)
-    amount = d.amounts(np.full(n, 1500.0), np.full(n, 0.5), np.ones(n))
-    gaps = rng.integers(20, 91, size=n) * _US
-    times = t_us + np.concatenate(([0], np.cumsum(gaps[:-1])))
+def _account_takeover(d: _Draw, starts: np.ndarray) -> dict:
+    """Per incident: a sudden run of large payments from a country the account never used."""
+    rng, k = d.rng, len(starts)
+    accounts = d.accounts(k)
+    cards = d.cards(accounts)
+    country = d.places(accounts, np.ones(k, dtype=bool))
+    incident, times = _runs_from(
+        starts, rng.integers(1, 4, size=k), lambda n: rng.integers(20, 91, size=n) * _US
+    )
+    n = len(times)
     return d.rows(
         times,
-        np.repeat(account, n),
-        np.repeat(card, n),
-        category,
-        np.repeat(country, n),
-        amount,
+        accounts[incident],
+        cards[incident],
+        d.choose(("Electronics", "Travel", "Retail"), n),
+        country[incident],
+        d.amounts(np.full(n, 1500.0), np.full(n, 0.5), np.ones(n)),
         rng.random(n) < 0.15,
         scenario=SCENARIOS.index("account_takeover"),
     )
 
 
-def _blacklisted_account(d: _Draw, t_us: int) -> dict:
-    """Ordinary-looking payments by an account on the blacklist."""
-    rng = d.rng
+def _blacklisted_account(d: _Draw, starts: np.ndarray) -> dict:
+    """Per incident: ordinary-looking payments by an account on the blacklist."""
+    rng, k = d.rng, len(starts)
     pool = d.tables.blacklisted_accounts
     if not len(pool):
         return {}
-    account = pool[rng.integers(0, len(pool))]
-    n = int(rng.integers(1, 4))
-    times = t_us + np.arange(n) * rng.integers(30, 121, size=n) * _US
-    return d.legitimate(times, np.full(n, account), scenario=SCENARIOS.index("blacklisted_account"))
+    accounts = pool[rng.integers(0, len(pool), size=k)]
+    counts = rng.integers(1, 4, size=k)
+    incident = np.repeat(np.arange(k), counts)
+    step = rng.integers(30, 121, size=len(incident)) * _US
+    times = starts[incident] + _position_in_run(counts) * step
+    return d.legitimate(times, accounts[incident], scenario=SCENARIOS.index("blacklisted_account"))
 
 
-def _high_value_spike(d: _Draw, t_us: int) -> dict:
-    """One payment 5 to 20 times what the account usually spends in that category."""
-    rng = d.rng
-    account = np.full(1, d.one_account())
-    category = d.choose(("Electronics", "Travel", "Retail", "Clothing"))
+def _high_value_spike(d: _Draw, starts: np.ndarray) -> dict:
+    """Per incident: one payment 5 to 20 times what the account usually spends in that category."""
+    rng, k = d.rng, len(starts)
+    accounts = d.accounts(k)
+    category = d.choose(("Electronics", "Travel", "Retail", "Clothing"), k)
     usual = d.amounts(
-        _CATEGORY_MEDIAN[category], _CATEGORY_SIGMA[category] / 2, d.tables.account_spend[account]
+        _CATEGORY_MEDIAN[category], _CATEGORY_SIGMA[category] / 2, d.tables.account_spend[accounts]
     )
-    amount = np.rint(usual * rng.uniform(5, 20)).astype(np.int64)
-    card = d.cards(account)
-    home = d.tables.account_home[account].astype(np.int64)
+    amount = np.rint(usual * rng.uniform(5, 20, size=k)).astype(np.int64)
+    cards = d.cards(accounts)
+    home = d.tables.account_home[accounts].astype(np.int64)
     return d.rows(
-        np.full(1, t_us),
-        account,
-        card,
+        starts,
+        accounts,
+        cards,
         category,
         home,
         amount,
-        rng.random(1) < _CATEGORY_PRESENT[category],
+        rng.random(k) < _CATEGORY_PRESENT[category],
         scenario=SCENARIOS.index("high_value_spike"),
     )
 
 
-INJECTORS: dict[str, Callable[[_Draw, int], dict]] = {
+def _runs_from(
+    starts: np.ndarray, counts: np.ndarray, gaps: Callable[[int], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of ``counts[i]`` rows from ``starts[i]``, spaced by ``gaps(n)``: each row's incident
+    index and time (the first row of a run at its start)."""
+    incident = np.repeat(np.arange(len(starts)), counts)
+    step = gaps(len(incident))
+    first = np.cumsum(counts) - counts  # each run's first row
+    step[first] = 0
+    elapsed = np.cumsum(step)
+    return incident, starts[incident] + elapsed - elapsed[first][incident]
+
+
+def _position_in_run(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ... within each run of ``counts[i]`` rows."""
+    first = np.cumsum(counts) - counts
+    return np.arange(int(counts.sum())) - np.repeat(first, counts)
+
+
+# Each draws all incidents of its scenario in the window at once, from their start times.
+INJECTORS: dict[str, Callable[[_Draw, np.ndarray], dict]] = {
     "card_testing": _card_testing,
     "account_takeover": _account_takeover,
     "blacklisted_account": _blacklisted_account,

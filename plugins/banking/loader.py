@@ -5,8 +5,8 @@ run of the same window left, COPY the rows, replace the window's share of the pe
 recompute the hourly rollups of its hours, write the audit row, drop the staged scores. Either all
 of it commits or none of it does, so a rerun leaves exactly the same rows, rollups and one audit row.
 
-Rows are encoded as COPY text straight from the batch's columns (:func:`encode_chunks`), chunk by
-chunk while the server ingests the previous chunk. Tasks on different workers hand the scores
+Rows are encoded in binary COPY format straight from the batch's columns
+(:func:`copy_format.encode_chunks`), chunk by chunk while the server ingests the previous chunk. Tasks on different workers hand the scores
 over through ``banking_staging`` (:func:`stage` then :func:`load_staged`): the load task
 regenerates the batch itself, so only the scores travel, a few bytes per row.
 """
@@ -19,7 +19,6 @@ import re
 import struct
 import time
 import zlib
-from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,28 +28,25 @@ import psycopg
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import Jsonb
 
-from banking.batch import Batch, PopulationTables
+from banking import copy_format
+from banking.batch import Batch
 from banking.db import sql, sql_statements
 from banking.model import (
     APPROVED,
-    CHANNELS,
     DECISIONS,
-    NO_RULES_TRIGGERED,
     REJECTED,
     REVIEW,
-    SCENARIOS,
     TRANS_TYPES,
     Window,
 )
-from banking.rules import NO_HITS_EXPLANATION, ScoreSummary
+from banking.rules import ScoreSummary
 from banking.scoring import Scores
 
 log = logging.getLogger(__name__)
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _SPECIAL = re.compile(r"[\\\t\n\r]")
-_NULL = "\\N"
-_STAGE_FORMAT = 2  # what stage() writes: the scores of a batch (format 1 held the COPY text)
+_STAGE_FORMAT = 3  # what stage() writes: the scores of a batch (1 held COPY text, 2 JSON explanations)
 _US_PER_MINUTE = 60_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HOUR = timedelta(hours=1)
@@ -109,126 +105,25 @@ class LoadResult:
     seconds: float
 
 
-# --- COPY text -------------------------------------------------------------------------------
-
-
-def encode_rows(batch: Batch, scores: Scores, rule_set_version: str) -> bytes:
-    """The scored batch in PostgreSQL COPY text format, in the column order of ``load/copy_banking_data.sql``."""
-    return b"".join(encode_chunks(batch, scores, rule_set_version))
-
-
-def encode_chunks(
-    batch: Batch, scores: Scores, rule_set_version: str, chunk_rows: int = 5_000
-) -> Iterator[bytes]:
-    """:func:`encode_rows` in chunks of ``chunk_rows`` rows, so that the server ingests one chunk
-    while the next is encoded.
-
-    Each line joins nine pieces of UTF-8: the timestamp, the id and the two amounts are formatted
-    per row; the other columns come from small tables: the (trans_type, card_presense, channel)
-    triple, the scoring columns (rows with the same hits share them), the scenario with the batch's
-    columns, and the card's and the merchant's columns, each formatted once per population.
-    """
-    if len(scores.decision) != len(batch):
-        raise LoadError(f"{len(scores.decision)} scores for a batch of {len(batch)} rows")
-    cards, merchants = _fragments(batch.tables)
-    w = batch.window
-    batch_part = f"{_text(rule_set_version)}\t{w.start.isoformat()}\t{w.end.isoformat()}"
-    tails = _utf8([f"{_NULL}\t{batch_part}"] + [f"{s}\t{batch_part}" for s in SCENARIOS])
-    kinds = _utf8(
-        f"{tt}\t{'Present' if present else 'Not Present'}\t{ch}"
-        for tt in TRANS_TYPES
-        for present in (False, True)
-        for ch in CHANNELS
-    )
-    quiet = _utf8(f"{NO_RULES_TRIGGERED}\t{NO_HITS_EXPLANATION}\t{d}\t0\t[]" for d in DECISIONS)
-    kind_code = (batch.trans_type.astype(np.int64) * 2 + batch.present) * len(CHANNELS) + batch.channel
-    hit_rows = np.flatnonzero(scores.hit_mask)
-    memo: dict[tuple, bytes] = {}
-    for lo in range(0, len(batch), chunk_rows):
-        hi = min(lo + chunk_rows, len(batch))
-        stamps = np.datetime_as_string(batch.t_us[lo:hi].astype("datetime64[us]"), unit="us", timezone="UTC")
-        ids = batch.uniq[lo:hi].tobytes().hex().encode()
-        scoring = quiet[scores.decision[lo:hi]]
-        for i in hit_rows[np.searchsorted(hit_rows, lo) : np.searchsorted(hit_rows, hi)].tolist():
-            scoring[i - lo] = _scoring_text(scores, i, memo)
-        lines = map(
-            b"\t".join,
-            zip(
-                "\n".join(stamps.tolist()).encode().split(b"\n"),  # ASCII: one encode for the chunk
-                [ids[k : k + 32] for k in range(0, len(ids), 32)],
-                _money(batch.amount_cents[lo:hi]),
-                _money(batch.amount_crr_cents[lo:hi]),
-                kinds[kind_code[lo:hi]].tolist(),
-                scoring.tolist(),
-                tails[batch.scenario[lo:hi].astype(np.int64) + 1].tolist(),
-                cards[batch.card[lo:hi]].tolist(),
-                merchants[batch.merchant[lo:hi]].tolist(),
-                strict=True,
-            ),
-        )
-        yield b"\n".join(lines) + b"\n"
-
-
-def _scoring_text(scores: Scores, i: int, memo: dict[tuple, bytes]) -> bytes:
-    """rules_triggered .. rule_hits of a row that rules hit (rows with the same hits share the text)."""
-    texts = scores.explanations[i]
-    key = (int(scores.hit_mask[i]), texts)
-    text = memo.get(key)
-    if text is None:
-        hits = [{"rule": h.rule_id, "score": h.score, "explanation": h.explanation} for h in scores.hits(i)]
-        text = memo[key] = (
-            f"{_text(scores.rules_triggered(i))}\t{_text(scores.rules_explanation(i))}\t"
-            f"{DECISIONS[scores.decision[i]]}\t{scores.risk_score[i]}\t"
-            f"{_text(json.dumps(hits, ensure_ascii=False, separators=(',', ':')))}"
-        ).encode()
-    return text
-
-
-def _money(cents: np.ndarray) -> list[bytes]:
-    return [b"%d.%02d" % divmod(c, 100) for c in cents.tolist()]
-
-
-def _utf8(texts: Iterable[str]) -> np.ndarray:
-    """A lookup table of encoded texts (index it with an array of codes)."""
-    return np.array([t.encode() for t in texts], dtype=object)
-
-
-def _fragments(tables: PopulationTables) -> tuple[np.ndarray, np.ndarray]:
-    """The card columns (with the card's account) per card and the merchant columns per merchant."""
-    cached = _FRAGMENTS.get(tables.version)
-    if cached is None or cached[0] is not tables:
-        accounts = tables.population.accounts
-        cards = _utf8(
-            f"{_text(a.holder_name)}\t{a.currency}\t{a.home_country}\t{a.account_id}\t"
-            f"{'t' if a.blacklisted else 'f'}\t{c.card_ref}\t{c.masked_pan}\t{c.card_type}"
-            for c, a in zip(tables.cards, (accounts[i] for i in tables.card_account.tolist()), strict=True)
-        )
-        merchants = _utf8(
-            f"{m.merchant_id}\t{_text(m.name)}\t{m.category}\t{m.country}\t{_text(m.city)}"
-            for m in tables.population.merchants
-        )
-        if len(_FRAGMENTS) >= 4:
-            _FRAGMENTS.clear()
-        cached = _FRAGMENTS[tables.version] = (tables, cards, merchants)
-    return cached[1], cached[2]
-
-
-_FRAGMENTS: dict[str, tuple[PopulationTables, np.ndarray, np.ndarray]] = {}
-
-
 # --- staging: the scores, from the score task to the load task --------------------------------
 
 
 def pack_scores(scores: Scores) -> bytes:
-    """The scores as compressed bytes (JSON header, then the arrays): no code runs when reading them."""
+    """The scores as compressed bytes: a JSON header, the arrays, then every explanation (row by
+    row, in bit order) joined by NUL, which no PostgreSQL text holds. No code runs when reading them."""
     hit_rows = sorted(scores.explanations)
+    texts = [text for i in hit_rows for text in scores.explanations[i]]
+    blob = "\0".join(texts).encode()
+    if blob.count(0) != max(len(texts) - 1, 0):
+        raise LoadError("a rule explanation contains a NUL character, which PostgreSQL text cannot hold")
     header = json.dumps(
         {
             "format": _STAGE_FORMAT,
             "rows": len(scores.decision),
             "rule_ids": list(scores.rule_ids),
             "rule_scores": list(scores.rule_scores),
-            "explanations": [[i, list(scores.explanations[i])] for i in hit_rows],
+            "hit_rows": len(hit_rows),
+            "texts": len(texts),
             "summary": asdict(scores.summary),
         },
         ensure_ascii=False,
@@ -237,8 +132,10 @@ def pack_scores(scores: Scores) -> bytes:
         scores.risk_score.astype("<i2").tobytes()
         + scores.decision.astype("<i1").tobytes()
         + scores.hit_mask.astype("<i8").tobytes()
+        + np.asarray(hit_rows, dtype="<i4").tobytes()
+        + np.array([len(scores.explanations[i]) for i in hit_rows], dtype="<i1").tobytes()
     )
-    return zlib.compress(struct.pack("<I", len(header)) + header + arrays, 1)
+    return zlib.compress(struct.pack("<I", len(header)) + header + arrays + blob, 1)
 
 
 def unpack_scores(packed: bytes) -> Scores:
@@ -254,17 +151,25 @@ def unpack_scores(packed: bytes) -> Scores:
             "the staged scores were written by another version of the pipeline: clear the run's score "
             "and load tasks so that both run with the same code"
         )
-    n, offset = header["rows"], 4 + size
+    n, hits, offset = header["rows"], header["hit_rows"], 4 + size
     risk = np.frombuffer(data, "<i2", n, offset).astype(np.int64)
     decision = np.frombuffer(data, "<i1", n, offset + 2 * n).astype(np.int8)
     mask = np.frombuffer(data, "<i8", n, offset + 3 * n).astype(np.int64)
+    offset += 11 * n
+    hit_rows = np.frombuffer(data, "<i4", hits, offset).tolist()
+    counts = np.frombuffer(data, "<i1", hits, offset + 4 * hits)
+    texts = data[offset + 5 * hits :].decode().split("\0") if header["texts"] else []
+    if len(texts) != header["texts"] or int(counts.sum()) != len(texts):
+        raise LoadError("the staged scores are damaged: their explanations do not match their rows")
+    ends = np.cumsum(counts).tolist()
+    starts = [0, *ends[:-1]]
     return Scores(
         rule_ids=tuple(header["rule_ids"]),
         rule_scores=tuple(header["rule_scores"]),
         risk_score=risk,
         decision=decision,
         hit_mask=mask,
-        explanations={i: tuple(texts) for i, texts in header["explanations"]},
+        explanations={i: tuple(texts[a:b]) for i, a, b in zip(hit_rows, starts, ends, strict=True)},
         summary=ScoreSummary(**header["summary"]),
     )
 
@@ -414,7 +319,7 @@ def _replace(
         deleted = cur.rowcount
         # A writer thread sends each chunk while this one encodes the next one, then the rollups.
         with cur.copy(sql("load/copy_banking_data"), writer=QueuedLibpqWriter(cur)) as copy:
-            for chunk in encode_chunks(batch, scores, summary.rule_set_version):
+            for chunk in copy_format.encode_chunks(batch, scores, summary.rule_set_version):
                 copy.write(chunk)
             rollups = rollup_rows(batch, scores)
         inserted = max(cur.rowcount, 0)

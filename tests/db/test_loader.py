@@ -7,7 +7,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from banking import loader, pipeline
+from banking import copy_format, loader, pipeline
 from banking.model import Window
 from tests.conftest import DAY, SMALL
 
@@ -64,9 +64,11 @@ def test_an_error_in_the_middle_of_a_load_leaves_nothing(
     batch, _ = pipeline.generate(SMALL, w)
     scores = pipeline.score(db, batch, rule_set)
     summary = pipeline.summarize(batch, scores, SMALL)
-    lines = loader.encode_rows(batch, scores, summary.rule_set_version).split(b"\n")
-    lines[len(lines) // 2] = b"this is not a row"
-    monkeypatch.setattr(loader, "encode_chunks", lambda *args: iter([b"\n".join(lines)]))
+    chunks = list(
+        copy_format.encode_chunks(batch, scores, summary.rule_set_version, chunk_rows=len(batch) // 4)
+    )
+    chunks[len(chunks) // 2] = b"\x00\x03this is not a row"  # after the first rows went in
+    monkeypatch.setattr(copy_format, "encode_chunks", lambda *args: iter(chunks))
     with pytest.raises(psycopg.errors.DataError):
         loader.replace_window(db, batch, scores, summary)
     assert window_rows(db, w) == before

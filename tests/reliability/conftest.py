@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from scripts.soak import Audit, audit
 
-from banking import loader, pipeline, tasks
+from banking import copy_format, loader, pipeline, tasks
 from banking.db import sql
 from banking.model import Window
 from banking.settings import ENV_PREFIX, GeneratorSettings
@@ -148,12 +148,13 @@ def copy_blocked_mid_window(conninfo: str, manifest: dict[str, Any]) -> Iterator
             "SELECT summary, payload FROM banking_staging WHERE window_start = %s AND window_end = %s",
             (m.window.start, m.window.end),
         ).fetchone()
-        payload = loader.encode_rows(
-            pipeline.regenerate(m), loader.unpack_scores(packed), summary["rule_set_version"]
+        batch = pipeline.regenerate(m)
+        middle = range(len(batch) // 2, len(batch) // 2 + 1)
+        payload = copy_format.encode_rows(
+            batch, loader.unpack_scores(packed), summary["rule_set_version"], middle
         )
-        lines = payload.splitlines(keepends=True)
         with blocker.cursor() as cur, cur.copy(sql("load/copy_banking_data")) as copy:
-            copy.write(lines[len(lines) // 2])
+            copy.write(payload)
         yield blocker
     finally:
         if not blocker.closed:

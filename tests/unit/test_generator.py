@@ -6,8 +6,11 @@ import statistics
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
+from banking import generator
+from banking.batch import tables_for
 from banking.countries import COUNTRIES
 from banking.generator import generate_window
 from banking.model import (
@@ -197,3 +200,30 @@ def test_rows_with_equal_timestamps_are_ordered_by_id() -> None:
         want = np.lexsort((low, high, t))
         got = _time_then_id_order(t, ids)
         assert (t[got] == t[want]).all() and (ids[got] == ids[want]).all(), trial
+
+
+def test_incident_runs_start_at_their_start_and_follow_their_gaps() -> None:
+    starts = np.array([1_000, 50_000, 7_000], dtype=np.int64)
+    counts = np.array([3, 1, 2])
+    incident, times = generator._runs_from(starts, counts, lambda n: np.arange(1, n + 1) * 10)
+    assert incident.tolist() == [0, 0, 0, 1, 2, 2]
+    # steps 10..60, one per row; each run's first step is dropped, the rest add up from its start
+    assert times.tolist() == [1_000, 1_020, 1_050, 50_000, 7_000, 7_060]
+    assert generator._position_in_run(counts).tolist() == [0, 1, 2, 0, 0, 1]
+
+
+def test_card_testing_incidents_are_bursts_on_one_card() -> None:
+    draw = generator._Draw(np.random.default_rng(3), tables_for(population_for(SMALL)))
+    hour = 3600 * 1_000_000
+    starts = np.arange(200, dtype=np.int64) * hour  # far apart: each incident alone in its hour
+    rows = generator._card_testing(draw, starts)
+    incident = rows["t_us"] // hour
+    assert sorted(set(incident.tolist())) == list(range(200))
+    sizes = np.bincount(incident)
+    assert sizes.min() >= 5 and sizes.max() <= 15 and 9 < sizes.mean() < 11
+    for i in range(200):
+        mine = incident == i
+        t = rows["t_us"][mine]
+        assert t[0] == starts[i] and len(set(rows["card"][mine].tolist())) == 1
+        gaps = np.diff(t) / 1_000_000
+        assert gaps.min() >= 2 and gaps.max() <= 12
