@@ -270,8 +270,6 @@ def test_concurrent_loads_of_the_same_hours_take_turns(
         [Window(NOON - timedelta(minutes=30), NOON + timedelta(hours=1, minutes=30))],
     ]
     errors: list[BaseException] = []
-    # Created up front: banking_ensure_partitions itself can race when two loads create the same day.
-    loader.ensure_partitions(db, plans[2][0])
 
     def load(windows: list[Window]) -> None:
         try:

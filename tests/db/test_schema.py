@@ -92,3 +92,43 @@ def test_partitions_are_daily_and_created_on_demand(db: psycopg.Connection) -> N
         "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'banking_data_p20260329'"
     ).fetchone()[0]
     assert "2026-03-29 00:00:00+00" in bound and "2026-03-30 00:00:00+00" in bound
+
+
+def test_two_loads_creating_the_same_day_at_once_both_succeed(
+    empty_db: tuple[str, psycopg.Connection], db: psycopg.Connection, pg
+) -> None:
+    """The second creator waits for the first one's commit, then sees its partition (it used to
+    raise DuplicateTable: its catalog cache still said the day was missing)."""
+    import threading
+
+    name, _ = empty_db
+    window = Window(datetime(2031, 3, 4, 10, tzinfo=UTC), datetime(2031, 3, 4, 11, tzinfo=UTC))
+    outcome: list[object] = []
+    with pg.connect(name) as first:
+        first.autocommit = False
+        assert first.execute(
+            "SELECT banking_ensure_partitions(%s, %s)", (window.start, window.end)
+        ).fetchone() == (1,)  # created, not committed: its lock is held
+
+        def second() -> None:
+            try:
+                with pg.connect(name) as conn:
+                    outcome.append(ensure_partitions(conn, window))
+            except BaseException as exc:  # noqa: BLE001 - asserted below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        waiting = 0
+        for _ in range(200):
+            waiting = db.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                (name,),
+            ).fetchone()[0]
+            if waiting:
+                break
+            thread.join(0.05)
+        assert waiting == 1, "the second creator should wait for the first"
+        first.commit()
+        thread.join(30)
+    assert outcome == [0]
