@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -25,6 +24,7 @@ from banking.model import (
     TRANS_TYPES,
     Transaction,
     Window,
+    from_micros,
 )
 from banking.population import Card, Population
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 COUNTRY_CODES: tuple[str, ...] = tuple(COUNTRIES)
 NO_SCENARIO = -1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,7 +232,7 @@ class Batch:
             rows.append(
                 Transaction(
                     uniq_id=UUID(bytes=ids[16 * i : 16 * i + 16]),
-                    timestamp=_EPOCH + timedelta(microseconds=t),
+                    timestamp=from_micros(t),
                     window_start=w.start,
                     window_end=w.end,
                     trans_type=TRANS_TYPES[tt],

@@ -15,20 +15,19 @@ import json
 import struct
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 
 from banking.batch import Batch, PopulationTables
-from banking.model import CHANNELS, DECISIONS, NO_RULES_TRIGGERED, SCENARIOS, TRANS_TYPES
+from banking.model import CHANNELS, DECISIONS, NO_RULES_TRIGGERED, SCENARIOS, TRANS_TYPES, micros
 from banking.rules import NO_HITS_EXPLANATION
 from banking.scoring import Scores
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no flags, no header extension
 TRAILER = struct.pack(">h", -1)
 FIELDS = 29
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # binary timestamptz counts µs from here
-_PG_EPOCH_US = 946_684_800_000_000  # the same, in µs since 1970-01-01 (the unit of Batch.t_us)
+_PG_EPOCH_US = micros(datetime(2000, 1, 1, tzinfo=UTC))  # binary timestamptz counts µs from here
 _MAX_CENTS = 10**14  # a fixed four-digit numeric holds up to 10^12 units (the columns allow less)
 # One row's fixed-width fields, big-endian, each after its int32 length: the field count, then
 # "timestamp", uniq_id, amount, amount_crr, window_start, window_end.
@@ -208,4 +207,4 @@ def _jsonb(value: object) -> bytes:
 
 def _timestamp(moment: datetime) -> int:
     """µs since 2000-01-01 UTC."""
-    return (moment - _PG_EPOCH) // timedelta(microseconds=1)
+    return micros(moment) - _PG_EPOCH_US

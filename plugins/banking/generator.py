@@ -15,13 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 
 from banking.batch import COUNTRY_CODES, NO_SCENARIO, Batch, PopulationTables, tables_for
 from banking.countries import COUNTRIES
-from banking.model import CHANNELS, MERCHANT_CATEGORIES, SCENARIOS, TRANS_TYPES, Transaction, Window
+from banking.model import (
+    CHANNELS,
+    MERCHANT_CATEGORIES,
+    SCENARIOS,
+    TRANS_TYPES,
+    Transaction,
+    Window,
+    micros,
+)
 from banking.population import CATEGORY_PROFILE, CATEGORY_WEIGHT, population_for, stable_seed
 from banking.settings import GeneratorSettings
 
@@ -338,7 +345,7 @@ def _assemble(window: Window, tables: PopulationTables, parts: list[dict]) -> Ba
     """Concatenate the drawn parts, keep them inside the window and sort by (timestamp, uniq_id)."""
     parts = [p for p in parts if p]
     columns = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-    start_us, end_us = _micros(window.start), _micros(window.end)
+    start_us, end_us = micros(window.start), micros(window.end)
     t_us = np.clip(columns["t_us"], start_us, end_us - 1)
     columns["t_us"] = t_us
     order = _time_then_id_order(t_us, columns["uniq"])
@@ -378,8 +385,8 @@ def _runs(tied: np.ndarray) -> list[tuple[int, int]]:
 def _intensity_segments(window: Window) -> _Segments:
     """Split the window at UTC hour boundaries, weighting each piece by its hour's intensity."""
     starts, ends, weights = [], [], []
-    end = _micros(window.end)
-    t = _micros(window.start)
+    end = micros(window.end)
+    t = micros(window.start)
     while t < end:
         hour_start = t - t % (3600 * _US)
         seg_end = min(end, hour_start + 3600 * _US)
@@ -389,11 +396,3 @@ def _intensity_segments(window: Window) -> _Segments:
         weights.append((seg_end - t) / _US * HOURLY_INTENSITY[hour] / _MEAN_INTENSITY)
         t = seg_end
     return _Segments(np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), np.array(weights))
-
-
-_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _micros(ts: datetime) -> int:
-    delta = ts - _EPOCH_UTC
-    return (delta.days * 86_400 + delta.seconds) * _US + delta.microseconds

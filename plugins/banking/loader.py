@@ -20,7 +20,7 @@ import struct
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -34,6 +34,7 @@ from banking.db import sql, sql_statements
 from banking.model import (
     APPROVED,
     DECISIONS,
+    EPOCH,
     REJECTED,
     REVIEW,
     TRANS_TYPES,
@@ -48,7 +49,6 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _SPECIAL = re.compile(r"[\\\t\n\r]")
 _STAGE_FORMAT = 3  # what stage() writes: the scores of a batch (1 held COPY text, 2 JSON explanations)
 _US_PER_MINUTE = 60_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HOUR = timedelta(hours=1)
 # A load locks the hourly rollups hour by hour up to this many hours, all of them at once beyond.
 MAX_LOCKED_HOURS = 48
@@ -197,7 +197,7 @@ def rollup_rows(batch: Batch, scores: Scores) -> tuple[bytes, bytes]:
             k, decision = divmod(k, len(DECISIONS))
             m, label = divmod(k, len(labels))
             lines.append(
-                f"{(_EPOCH + timedelta(minutes=m)).isoformat()}\t{bounds}\t{_text(labels[label])}\t"
+                f"{(EPOCH + timedelta(minutes=m)).isoformat()}\t{bounds}\t{_text(labels[label])}\t"
                 f"{DECISIONS[decision]}\t{'t' if inj else 'f'}\t{count}\t{cents // 100}.{cents % 100:02d}\n"
             )
         return lines
@@ -213,8 +213,8 @@ def rollup_rows(batch: Batch, scores: Scores) -> tuple[bytes, bytes]:
 
 def hours_of(window: Window) -> tuple[int, int]:
     """The UTC hours a window touches, as hours since the epoch: ``[first, end)``."""
-    first = (window.start - _EPOCH) // _HOUR
-    end = -((_EPOCH - window.end) // _HOUR)  # rounded up
+    first = (window.start - EPOCH) // _HOUR
+    end = -((EPOCH - window.end) // _HOUR)  # rounded up
     return first, end
 
 
@@ -234,7 +234,7 @@ def refresh_hour_rollups(cur: psycopg.Cursor, window: Window) -> None:
     else:
         for statement in sql_statements("load/lock_hours"):
             cur.execute(statement, {"first_hour": first, "last_hour": end - 1})
-    hours = {"first": _EPOCH + first * _HOUR, "end": _EPOCH + end * _HOUR}
+    hours = {"first": EPOCH + first * _HOUR, "end": EPOCH + end * _HOUR}
     for statement in sql_statements("load/refresh_hour_rollups"):
         cur.execute(statement, hours)
 

@@ -43,6 +43,20 @@ class WindowError(ValueError):
     """A data window that cannot be processed (empty, reversed or naive)."""
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(ts: datetime) -> int:
+    """Exact integer microseconds since the Unix epoch of an aware datetime (the unit of the columns)."""
+    return (ts - EPOCH) // _MICROSECOND
+
+
+def from_micros(us: int) -> datetime:
+    """The UTC datetime ``us`` microseconds after the Unix epoch."""
+    return EPOCH + timedelta(microseconds=us)
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A half-open data window [start, end) in UTC, owned by exactly one DAG run."""

@@ -43,6 +43,7 @@ from banking.model import (
     PastTransaction,
     RuleHit,
     Transaction,
+    micros,
 )
 from banking.rules import (
     MAX_ENABLED_RULES,
@@ -60,8 +61,6 @@ from banking.rules import (
     to_cents,
 )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _US_PER_S = 1_000_000
 _US_PER_MIN = 60_000_000
 _US_PER_DAY = 86_400_000_000
@@ -71,11 +70,6 @@ _timestamp_of = attrgetter("timestamp")
 _order_of = attrgetter("timestamp", "uniq_id")
 
 Zone = ZoneInfo | timezone
-
-
-def micros(ts: datetime) -> int:
-    """Exact integer microseconds since the epoch of an aware datetime."""
-    return (ts - _EPOCH) // _MICROSECOND
 
 
 # --------------------------------------------------------------------------------------------
@@ -583,7 +577,7 @@ class _Batch:
         self.trans_type = self._codes(rows.trans_type, rows.trans_type_names, "trans_type")
         self.category = self._codes(rows.category, rows.category_names, "category")
         self._history = history
-        self._lookback_us = lookback // _MICROSECOND
+        self._lookback_us = lookback // timedelta(microseconds=1)
         self._events: _Events | None = None
         self._groupings: dict[str, _Grouping] = {}
         self._local: np.ndarray | None = None

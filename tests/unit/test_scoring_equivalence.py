@@ -21,7 +21,7 @@ from uuid import UUID
 import numpy as np
 import pytest
 
-from banking import rules, scoring
+from banking import model, rules, scoring
 from banking.countries import COUNTRIES, Country
 from banking.model import (
     CARD_NOT_PRESENT,
@@ -550,7 +550,7 @@ def realistic(rows: int, accounts: int, history_days: float, seed: int = 1) -> t
     cards_of = rng.integers(1, 3, accounts)  # card k of account a has key 2a + k
     activity = rng.pareto(2.0, accounts) + 0.2  # some accounts are far busier than others
     activity /= activity.sum()
-    start_us = int(scoring.micros(datetime(2026, 11, 2, tzinfo=UTC)))
+    start_us = int(model.micros(datetime(2026, 11, 2, tzinfo=UTC)))
     minute = 60_000_000
 
     def draw(n: int, t0: int, t1: int) -> dict[str, np.ndarray]:
