@@ -10,7 +10,9 @@ because the machines are shared and noisy. Sections:
   (backfills, the soak), and the peak RSS of the process that ran the batch;
 - ``copy_rows_per_s``: a plain COPY (text, COPY's default) of the same final rows into an identical
   empty table, and ``copy_binary_rows_per_s`` for the same in binary, the format the loader sends;
-- ``seed_style_rows_per_s``: one INSERT and COMMIT per row, as the original notebook did;
+- ``seed_style_rows_per_s``: one INSERT and COMMIT per row, as the original notebook did, with
+  ``pipeline_vs_seed`` and, as its ceiling on the machine, ``copy_vs_seed`` (a plain COPY's rate
+  over the same loop's);
 - ``dashboard_*``: p50/p95 of every dashboard query with N rows loaded by the pipeline's loader
   (in a database of its own, ``<db>_dashboard``), for the dashboard's default range and for the
   last 30 days, each panel with the ``$__interval`` Grafana would give it;
@@ -286,6 +288,9 @@ def throughput(admin: dict[str, str], dbname: str, sizes: list[int]) -> None:
         insert_rate = f["seed_insert_rows"] / f["seed_insert"]
         emit(f"seed_style_rows_per_s[{label}]", seed_rate)
         emit(f"pipeline_vs_seed[{label}]", (rows / f["total"]) / seed_rate)
+        # The ceiling of pipeline_vs_seed on this machine: a plain COPY of the rows against the same loop.
+        emit(f"copy_vs_seed[{label}]", (rows / f["copy"]) / seed_rate)
+        emit(f"copy_binary_vs_seed[{label}]", (rows / f["copy_binary"]) / seed_rate)
         emit(f"seed_insert_only_rows_per_s[{label}]", insert_rate)
         emit(f"pipeline_vs_seed_insert_only[{label}]", (rows / f["total"]) / insert_rate)
         emit(f"peak_rss_mb[{label}]", f["peak_rss_mb"])

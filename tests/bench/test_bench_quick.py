@@ -21,8 +21,12 @@ FIGURES = [
     r"inprocess_rows_per_s\[500\]",
     r"copy_rows_per_s\[500\]",
     r"pipeline_vs_copy\[500\]",
+    r"copy_binary_rows_per_s\[500\]",
+    r"pipeline_vs_copy_binary\[500\]",
     r"seed_style_rows_per_s\[500\]",
     r"pipeline_vs_seed\[500\]",
+    r"copy_vs_seed\[500\]",
+    r"copy_binary_vs_seed\[500\]",
     r"peak_rss_mb\[500\]",
     r"dashboard_dataset_rows",
     r"dashboard_ms\[default,seed:7,p95\]",
@@ -50,10 +54,13 @@ def test_bench_quick_prints_every_figure(pg: TestServer) -> None:
         # Ratios are consistent with the rates they come from.
         pipeline_rate = float(figures["pipeline_rows_per_s[500]"])
         copy_rate = float(figures["copy_rows_per_s[500]"])
-        assert (
-            abs(float(figures["pipeline_vs_copy[500]"]) - pipeline_rate / copy_rate)
-            < 0.01 * pipeline_rate / copy_rate + 1e-3
-        )
+        seed_rate = float(figures["seed_style_rows_per_s[500]"])
+        for name, expected in (
+            ("pipeline_vs_copy[500]", pipeline_rate / copy_rate),
+            ("pipeline_vs_seed[500]", pipeline_rate / seed_rate),
+            ("copy_vs_seed[500]", copy_rate / seed_rate),
+        ):
+            assert abs(float(figures[name]) - expected) < 0.01 * expected + 1e-3, name
     finally:
         with psycopg.connect(make_conninfo(**pg.admin), autocommit=True) as conn:
             conn.execute('DROP DATABASE IF EXISTS "bench_test_quick" WITH (FORCE)')
