@@ -92,7 +92,7 @@ def encode_chunks(
     )
     bounds = [_timestamp(batch.window.start), _timestamp(batch.window.end)]
     hit_rows = np.flatnonzero(scores.hit_mask)
-    memo: dict[tuple, bytes] = {}
+    hit_fields = _ScoringFields(scores)
     yield SIGNATURE
     for lo in range(rows.start, rows.stop, chunk_rows):
         hi = min(lo + chunk_rows, rows.stop)
@@ -106,7 +106,7 @@ def encode_chunks(
         fixed["end_len"], fixed["end"] = 8, bounds[1]
         scoring = quiet[scores.decision[lo:hi]]
         for i in hit_rows[np.searchsorted(hit_rows, lo) : np.searchsorted(hit_rows, hi)].tolist():
-            scoring[i - lo] = _scoring(scores, i, memo)
+            scoring[i - lo] = hit_fields.row(i)
         parts: list[bytes] = [b""] * (5 * (hi - lo))
         parts[0::5] = fixed.view(_RECORD).tolist()
         parts[1::5] = kinds[kind_code[lo:hi]].tolist()
@@ -133,21 +133,33 @@ def _numeric(cents: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scoring(scores: Scores, i: int, memo: dict[tuple, bytes]) -> bytes:
-    """rules_triggered .. rule_hits of a row that rules hit (rows with the same hits share them)."""
-    texts = scores.explanations[i]
-    key = (int(scores.hit_mask[i]), texts)
-    fields = memo.get(key)
-    if fields is None:
-        hits = [{"rule": h.rule_id, "score": h.score, "explanation": h.explanation} for h in scores.hits(i)]
-        fields = memo[key] = (
-            _text(scores.rules_triggered(i))
-            + _text(scores.rules_explanation(i))
-            + _text(DECISIONS[scores.decision[i]])
-            + _int2(int(scores.risk_score[i]))
-            + _jsonb(hits)
-        )
-    return fields
+class _ScoringFields:
+    """rules_triggered .. rule_hits of the rows that rules hit. What depends only on which rules
+    fired (the ids, the decision, the risk score, each hit's JSON head) is formatted once per
+    combination; per row only the explanations are joined and quoted."""
+
+    def __init__(self, scores: Scores) -> None:
+        self.scores = scores
+        self.heads = [
+            f'{{"rule":{_quote(rule_id)},"score":{score},"explanation":'
+            for rule_id, score in zip(scores.rule_ids, scores.rule_scores, strict=True)
+        ]
+        self.by_mask: dict[int, tuple[bytes, bytes, list[str]]] = {}
+
+    def row(self, i: int) -> bytes:
+        scores, mask = self.scores, int(self.scores.hit_mask[i])
+        known = self.by_mask.get(mask)
+        if known is None:
+            bits = scores.hit_rules(i)
+            known = self.by_mask[mask] = (
+                _text(scores.rules_triggered(i)),
+                _text(DECISIONS[scores.decision[i]]) + _int2(int(scores.risk_score[i])),
+                [self.heads[k] for k in bits],
+            )
+        triggered, decided, heads = known
+        texts = scores.explanations[i]
+        hits = ",".join([head + _quote(text) + "}" for head, text in zip(heads, texts, strict=True)])
+        return triggered + _text("; ".join(texts)) + decided + _field(b"\x01[" + hits.encode() + b"]")
 
 
 def _fragments(tables: PopulationTables) -> tuple[np.ndarray, np.ndarray]:
@@ -178,6 +190,7 @@ def _fragments(tables: PopulationTables) -> tuple[np.ndarray, np.ndarray]:
 
 _FRAGMENTS: dict[str, tuple[PopulationTables, np.ndarray, np.ndarray]] = {}
 _NULL = struct.pack(">i", -1)
+_quote = json.JSONEncoder(ensure_ascii=False).encode  # a str as a JSON string, as json.dumps writes it
 
 
 def _table(entries: Iterable[bytes]) -> np.ndarray:
