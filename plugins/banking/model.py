@@ -49,7 +49,8 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def micros(ts: datetime) -> int:
     """Exact integer microseconds since the Unix epoch of an aware datetime (the unit of the columns)."""
-    return (ts - EPOCH) // _MICROSECOND
+    # timedelta's own floor division: pendulum's DateTime subtracts to a subclass whose // fails
+    return timedelta.__floordiv__(ts - EPOCH, _MICROSECOND)
 
 
 def from_micros(us: int) -> datetime:
@@ -69,7 +70,10 @@ class Window:
             value = getattr(self, name)
             if not isinstance(value, datetime) or value.tzinfo is None:
                 raise WindowError(f"window {name} must be a timezone-aware datetime, got {value!r}")
-            object.__setattr__(self, name, value.astimezone(UTC))
+            utc = value.astimezone(UTC)
+            if type(utc) is not datetime:  # e.g. pendulum's DateTime from Airflow: keep plain datetimes
+                utc = datetime(*utc.timetuple()[:6], utc.microsecond, tzinfo=UTC)
+            object.__setattr__(self, name, utc)
         if self.end <= self.start:
             raise WindowError(
                 f"window end {self.end.isoformat()} must be after start {self.start.isoformat()}"

@@ -227,3 +227,21 @@ def test_card_testing_incidents_are_bursts_on_one_card() -> None:
         assert t[0] == starts[i] and len(set(rows["card"][mine].tolist())) == 1
         gaps = np.diff(t) / 1_000_000
         assert gaps.min() >= 2 and gaps.max() <= 12
+
+
+def test_airflow_pendulum_datetimes_give_the_same_window_and_rows() -> None:
+    """The generate task gets its window from Airflow as pendulum DateTimes (the score and load tasks
+    rebuild it from ISO strings): both must give the same rows."""
+    import pendulum
+
+    from banking.generator import generate_batch
+    from banking.model import Window, micros
+
+    start = pendulum.datetime(2026, 11, 2, 12, 30, 0, 250, tz="Europe/Paris")
+    window = Window(start, start.add(minutes=2))
+    plain = Window(
+        datetime(2026, 11, 2, 11, 30, 0, 250, tzinfo=UTC), datetime(2026, 11, 2, 11, 32, 0, 250, tzinfo=UTC)
+    )
+    assert window == plain and type(window.start) is datetime
+    assert micros(start) == micros(plain.start) == 1_793_619_000_000_250
+    assert generate_batch(SMALL, window).fingerprint() == generate_batch(SMALL, plain).fingerprint()
