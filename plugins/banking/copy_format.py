@@ -74,7 +74,7 @@ def encode_chunks(
     rows = range(len(batch)) if rows is None else rows
     if rows.step != 1 or not (0 <= rows.start <= rows.stop <= len(batch)):
         raise EncodeError(f"rows {rows} are not a range of the batch's {len(batch)} rows")
-    cards, merchants = _fragments(batch.tables)
+    cards, merchants = fragments(batch.tables)
     version = _text(rule_set_version)
     kinds = _table(
         _text(tt) + _text("Present" if present else "Not Present") + _text(ch) + scenario + version
@@ -162,7 +162,7 @@ class _ScoringFields:
         return triggered + _text("; ".join(texts)) + decided + _field(b"\x01[" + hits.encode() + b"]")
 
 
-def _fragments(tables: PopulationTables) -> tuple[np.ndarray, np.ndarray]:
+def fragments(tables: PopulationTables) -> tuple[np.ndarray, np.ndarray]:
     """The card columns (with the card's account) per card and the merchant columns per merchant."""
     cached = _FRAGMENTS.get(tables.version)
     if cached is None or cached[0] is not tables:

@@ -27,6 +27,21 @@ TRIGGER_PARAMS = ("window_minutes", *STREAM_FIELDS)
 RULES_FILE_ENV = "BANKING_RULES_FILE"
 
 
+def warm() -> None:
+    """Import the pipeline and build the configured population's tables and COPY fragments in this
+    process, so that the task processes it forks start with them (``airflow_local_settings.py``)."""
+    from banking import copy_format
+    from banking.batch import tables_for
+    from banking.population import population_for
+
+    started = time.perf_counter()
+    tables = tables_for(population_for(from_env()))
+    copy_format.fragments(tables)
+    log.info(
+        "warmed the banking tasks (population %s) in %.2fs", tables.version, time.perf_counter() - started
+    )
+
+
 class ParamsError(ValueError):
     """Trigger parameters that cannot be used; nothing was written."""
 
