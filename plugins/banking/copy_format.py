@@ -20,7 +20,16 @@ from datetime import UTC, datetime
 import numpy as np
 
 from banking.batch import Batch, PopulationTables
-from banking.model import CHANNELS, DECISIONS, NO_RULES_TRIGGERED, SCENARIOS, TRANS_TYPES, micros
+from banking.model import (
+    CARD_NOT_PRESENT,
+    CARD_PRESENT,
+    CHANNELS,
+    DECISIONS,
+    NO_RULES_TRIGGERED,
+    SCENARIOS,
+    TRANS_TYPES,
+    micros,
+)
 from banking.rules import NO_HITS_EXPLANATION
 from banking.scoring import Scores
 
@@ -77,7 +86,7 @@ def encode_chunks(
     cards, merchants = fragments(batch.tables)
     version = _text(rule_set_version)
     kinds = _table(
-        _text(tt) + _text("Present" if present else "Not Present") + _text(ch) + scenario + version
+        _text(tt) + _text(CARD_PRESENT if present else CARD_NOT_PRESENT) + _text(ch) + scenario + version
         for tt in TRANS_TYPES
         for present in (False, True)
         for ch in CHANNELS

@@ -6,9 +6,10 @@ recompute the hourly rollups of its hours, write the audit row, drop the staged 
 of it commits or none of it does, so a rerun leaves exactly the same rows, rollups and one audit row.
 
 Rows are encoded in binary COPY format straight from the batch's columns
-(:func:`copy_format.encode_chunks`), chunk by chunk while the server ingests the previous chunk. Tasks on different workers hand the scores
-over through ``banking_staging`` (:func:`stage` then :func:`load_staged`): the load task
-regenerates the batch itself, so only the scores travel, a few bytes per row.
+(:func:`copy_format.encode_chunks`), chunk by chunk while the server ingests the previous chunk.
+Tasks on different workers hand the scores over through ``banking_staging`` (:func:`stage` then
+:func:`load_staged`): the load task regenerates the batch itself, so only the scores travel, a few
+bytes per row.
 """
 
 from __future__ import annotations
