@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from banking import db, pipeline, retention, rules, schema
+from banking import copy_format, db, pipeline, retention, rules, schema
 from banking.loader import LoadError
 from banking.model import Window, WindowError
 from banking.settings import STREAM_FIELDS, SettingsError, from_env
@@ -46,7 +46,8 @@ class ParamsError(ValueError):
     """Trigger parameters that cannot be used; nothing was written."""
 
 
-# Errors that a retry cannot fix: bad params, settings or rules, a batch that is not what was generated.
+# Errors that a retry cannot fix: bad params, settings or rules, a batch that is not what was generated
+# or that cannot be encoded (an amount no column holds).
 PERMANENT_ERRORS = (
     ParamsError,
     SettingsError,
@@ -54,6 +55,7 @@ PERMANENT_ERRORS = (
     rules.RuleConfigError,
     pipeline.FingerprintMismatch,
     LoadError,
+    copy_format.EncodeError,
 )
 
 

@@ -149,6 +149,19 @@ def test_amounts_out_of_range_are_refused_before_the_copy(cents: int) -> None:
         copy_format._numeric(np.array([100, cents], np.int64))
 
 
+def test_an_encode_error_fails_the_task_without_retries() -> None:
+    """Retrying cannot make an amount fit its column: the task fails at once."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from banking import tasks
+
+    with pytest.raises(
+        AirflowFailException, match="^EncodeError: an amount of 0 or 100 cents is out of range"
+    ):
+        with tasks.fail_fast():
+            copy_format._numeric(np.array([100, 0], np.int64))
+
+
 def test_texts_need_no_escaping(db: psycopg.Connection) -> None:
     texts = ["tab\there", "new\nline", "back\\slash", "\\N", "Zoë Ødegård 東京", ""]
     assert one_column(db, "text", [copy_format._text(t) for t in texts]) == texts
