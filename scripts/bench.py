@@ -8,6 +8,9 @@ because the machines are shared and noisy. Sections:
   see a realistic stream; the score task regenerates the batch and stages it, the load task COPYs
   it), each task's rows/s, ``inprocess_rows_per_s`` for the same in one process without staging
   (backfills, the soak), and the peak RSS of the process that ran the batch;
+- each batch size runs ``--rounds`` times (5), each round's figures back to back; the rates are
+  medians over the rounds and each ratio is the median of the rounds' own ratios, all of which
+  ``<ratio>_rounds`` lists, since a shared machine's speed drifts within a minute;
 - ``copy_rows_per_s``: a plain COPY (text, COPY's default) of the same final rows into an identical
   empty table, and ``copy_binary_rows_per_s`` for the same in binary, the format the loader sends;
 - ``seed_style_rows_per_s``: one INSERT and COMMIT per row, as the original notebook did, with
@@ -49,7 +52,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 from tests.db.test_dashboard_queries import SEED_QUERIES, seed_queries  # noqa: E402
 from tests.grafana.macros import TimeRange, expand, for_panel, format_interval  # noqa: E402
 
-from banking import loader, pipeline, rules, schema  # noqa: E402
+from banking import copy_format, loader, pipeline, rules, schema  # noqa: E402
 from banking.db import sql, sql_statements  # noqa: E402
 from banking.model import MERCHANT_CATEGORIES, Window  # noqa: E402
 from banking.settings import GeneratorSettings  # noqa: E402
@@ -57,6 +60,7 @@ from grafana import build_dashboard  # noqa: E402
 from scripts import embedded_postgres  # noqa: E402
 
 STREAM_RATE = 100.0  # transactions per minute for the throughput batches
+ROUND_DAYS = 10  # days between two rounds' windows: a 100k batch's two windows and their 7 days of history
 T0 = datetime(2026, 6, 1, tzinfo=UTC)  # throughput batches start here; dashboard data ends here
 
 
@@ -79,18 +83,31 @@ def prepare(admin: dict[str, str], dbname: str, settings: GeneratorSettings) -> 
 # --- throughput --------------------------------------------------------------------------------
 
 
-def one_batch(admin: dict[str, str], dbname: str, size: int, index: int) -> dict[str, float]:
-    """One batch of about ``size`` rows through the DAG's three tasks' code, then in one process,
-    then as a plain COPY of the same final rows."""
+def one_batch(
+    admin: dict[str, str], dbname: str, size: int, index: int, rounds: int
+) -> list[dict[str, float]]:
+    """``rounds`` rounds of one batch of about ``size`` rows: each through the DAG's three tasks' code,
+    then in one process, then as a plain COPY of the same final rows, then the seed-style loop, back
+    to back, so that each round's ratios compare figures measured within seconds of each other."""
+    return [one_round(admin, dbname, size, index * rounds + r) for r in range(rounds)]
+
+
+def one_round(admin: dict[str, str], dbname: str, size: int, slot: int) -> dict[str, float]:
+    """One round of :func:`one_batch`, in windows of its own ``ROUND_DAYS`` apart, so that no round
+    sees another's rows as history."""
     settings = GeneratorSettings(rate_per_minute=STREAM_RATE)
     rule_set = rules.load_rules()
     minutes = max(1, round(size / STREAM_RATE))
-    start = T0 + timedelta(days=40 * index)
+    start = T0 + timedelta(days=ROUND_DAYS * slot)
     window = Window(start, start + timedelta(minutes=minutes))
     window2 = Window(window.end, window.end + timedelta(minutes=minutes))
+    if window2.end - window.start + rule_set.lookback > timedelta(days=ROUND_DAYS):
+        raise ValueError(f"a {size}-row batch spans more than {ROUND_DAYS} days with its history")
     figures: dict[str, float] = {}
     with connect(admin, dbname) as conn:
-        pipeline.generate(settings, Window(start - timedelta(minutes=1), start))  # build the population
+        # What a warm task process starts with (tasks.warm): the population's tables and COPY fragments.
+        warm, _ = pipeline.generate(settings, Window(start - timedelta(minutes=1), start))
+        copy_format.fragments(warm.tables)
         both = Window(window.start, window2.end)
         reset_days(conn, both)  # empty partitions, like the plain COPY's table
         loader.ensure_partitions(conn, both)
@@ -251,9 +268,11 @@ def seed_style(conn: psycopg.Connection, n: int) -> tuple[float, int]:
     return seconds, n
 
 
-def throughput(admin: dict[str, str], dbname: str, sizes: list[int]) -> None:
+def throughput(admin: dict[str, str], dbname: str, sizes: list[int], rounds: int) -> None:
+    """Each size's figures over ``rounds`` rounds: each rate is its median over the rounds, each ratio
+    the median of the rounds' own ratios, and ``<ratio>_rounds`` lists every round's ratio."""
     for index, size in enumerate(sizes):
-        # A fresh process per batch, so that its peak RSS is the batch's own.
+        # A fresh process per batch size, so that its peak RSS is the batch's own.
         result = subprocess.run(
             [
                 sys.executable,
@@ -262,6 +281,8 @@ def throughput(admin: dict[str, str], dbname: str, sizes: list[int]) -> None:
                 str(size),
                 "--batch-index",
                 str(index),
+                "--rounds",
+                str(rounds),
                 "--admin",
                 json.dumps(admin),
                 "--db",
@@ -272,28 +293,51 @@ def throughput(admin: dict[str, str], dbname: str, sizes: list[int]) -> None:
         )
         if result.returncode:
             raise RuntimeError(f"the {size}-row batch failed:\n{result.stderr[-3000:]}")
-        f = json.loads(result.stdout.strip().splitlines()[-1])
         label = f"{size // 1000}k" if size >= 1000 else str(size)
-        rows = f["rows"]
-        emit(f"pipeline_rows[{label}]", int(rows))
-        emit(f"pipeline_rows_per_s[{label}]", rows / f["total"])
-        for stage in ("generate", "score", "load"):
-            emit(f"stage_rows_per_s[{label},{stage}]", rows / f[stage])
-        emit(f"inprocess_rows_per_s[{label}]", f["inprocess_rows"] / f["inprocess_total"])
-        emit(f"copy_rows_per_s[{label}]", rows / f["copy"])
-        emit(f"pipeline_vs_copy[{label}]", f["copy"] / f["total"])
-        emit(f"copy_binary_rows_per_s[{label}]", rows / f["copy_binary"])
-        emit(f"pipeline_vs_copy_binary[{label}]", f["copy_binary"] / f["total"])
-        seed_rate = f["seed_style_rows"] / f["seed_style"]
-        insert_rate = f["seed_insert_rows"] / f["seed_insert"]
-        emit(f"seed_style_rows_per_s[{label}]", seed_rate)
-        emit(f"pipeline_vs_seed[{label}]", (rows / f["total"]) / seed_rate)
+        for name, value in round_figures(json.loads(result.stdout.strip().splitlines()[-1])):
+            emit(name.format(label), value)
+
+
+def round_figures(rounds: list[dict[str, float]]) -> list[tuple[str, float | int | str]]:
+    """The ``name: value`` figures of a batch size's rounds (names with ``{}`` for the size)."""
+
+    def median(f) -> float:
+        return statistics.median(f(r) for r in rounds)
+
+    def rate(r: dict[str, float], seconds: str, rows: str = "rows") -> float:
+        return r[rows] / r[seconds]
+
+    figures: list[tuple[str, float | int | str]] = [
+        ("pipeline_rows[{}]", int(median(lambda r: r["rows"]))),
+        ("pipeline_rows_per_s[{}]", median(lambda r: rate(r, "total"))),
+    ]
+    figures += [
+        (f"stage_rows_per_s[{{}},{stage}]", median(lambda r, s=stage: rate(r, s)))
+        for stage in ("generate", "score", "load")
+    ]
+    figures += [
+        ("inprocess_rows_per_s[{}]", median(lambda r: rate(r, "inprocess_total", "inprocess_rows"))),
+        ("copy_rows_per_s[{}]", median(lambda r: rate(r, "copy"))),
+        ("copy_binary_rows_per_s[{}]", median(lambda r: rate(r, "copy_binary"))),
+        ("seed_style_rows_per_s[{}]", median(lambda r: rate(r, "seed_style", "seed_style_rows"))),
+        ("seed_insert_only_rows_per_s[{}]", median(lambda r: rate(r, "seed_insert", "seed_insert_rows"))),
+    ]
+    ratios = {
+        "pipeline_vs_copy": lambda r: r["copy"] / r["total"],
+        "pipeline_vs_copy_binary": lambda r: r["copy_binary"] / r["total"],
+        "pipeline_vs_seed": lambda r: rate(r, "total") / rate(r, "seed_style", "seed_style_rows"),
         # The ceiling of pipeline_vs_seed on this machine: a plain COPY of the rows against the same loop.
-        emit(f"copy_vs_seed[{label}]", (rows / f["copy"]) / seed_rate)
-        emit(f"copy_binary_vs_seed[{label}]", (rows / f["copy_binary"]) / seed_rate)
-        emit(f"seed_insert_only_rows_per_s[{label}]", insert_rate)
-        emit(f"pipeline_vs_seed_insert_only[{label}]", (rows / f["total"]) / insert_rate)
-        emit(f"peak_rss_mb[{label}]", f["peak_rss_mb"])
+        "copy_vs_seed": lambda r: rate(r, "copy") / rate(r, "seed_style", "seed_style_rows"),
+        "copy_binary_vs_seed": lambda r: rate(r, "copy_binary") / rate(r, "seed_style", "seed_style_rows"),
+        "pipeline_vs_seed_insert_only": lambda r: (
+            rate(r, "total") / rate(r, "seed_insert", "seed_insert_rows")
+        ),
+    }
+    for name, ratio in ratios.items():
+        figures.append((f"{name}[{{}}]", median(ratio)))
+        figures.append((f"{name}_rounds[{{}}]", " ".join(f"{ratio(r):.4g}" for r in rounds)))
+    figures.append(("peak_rss_mb[{}]", max(r["peak_rss_mb"] for r in rounds)))
+    return figures
 
 
 # --- dashboard latency -------------------------------------------------------------------------
@@ -480,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dashboard-rows", type=int, default=10_000_000)
     parser.add_argument("--dashboard-rate", type=float, default=250.0, help="rows per minute of that data")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each throughput batch size")
     parser.add_argument("--freshness-runs", type=int, default=10)
     parser.add_argument(
         "--sections", default="throughput,dashboard,freshness,parse", help="which sections to run"
@@ -491,10 +536,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.one_batch:
-        print(json.dumps(one_batch(json.loads(args.admin), args.db, args.one_batch, args.batch_index)))
+        print(
+            json.dumps(
+                one_batch(json.loads(args.admin), args.db, args.one_batch, args.batch_index, args.rounds)
+            )
+        )
         return 0
     if args.quick:
         args.sizes, args.dashboard_rows, args.repeats, args.freshness_runs = "200,500", 3000, 3, 0
+        args.rounds = 3
 
     server = None
     dsn = os.environ.get("BANKING_BENCH_DSN")
@@ -509,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         sections = set(args.sections.split(","))
         prepare(admin, dbname, GeneratorSettings())
         if "throughput" in sections:
-            throughput(admin, dbname, [int(s) for s in args.sizes.split(",")])
+            throughput(admin, dbname, [int(s) for s in args.sizes.split(",")], args.rounds)
         if "dashboard" in sections:
             end = load_dataset(admin, dbname, args.dashboard_rows, args.dashboard_rate)
             dashboard_latency(admin, dbname, end, args.repeats)
