@@ -2,8 +2,9 @@
 
 Inside the transaction: lock the window, check the population is seeded, delete what an earlier
 run of the same window left, COPY the rows, replace the window's share of the per-minute rollups,
-recompute the hourly rollups of its hours, write the audit row, drop the staged scores. Either all
-of it commits or none of it does, so a rerun leaves exactly the same rows, rollups and one audit row.
+recompute the hourly and daily rollups of its hours and days, write the audit row, drop the staged
+scores. Either all of it commits or none of it does, so a rerun leaves exactly the same rows,
+rollups and one audit row.
 
 Rows are encoded in binary COPY format straight from the batch's columns
 (:func:`copy_format.encode_chunks`), chunk by chunk while the server ingests the previous chunk.
@@ -51,6 +52,7 @@ _SPECIAL = re.compile(r"[\\\t\n\r]")
 _STAGE_FORMAT = 3  # what stage() writes: the scores of a batch (1 held COPY text, 2 JSON explanations)
 _US_PER_MINUTE = 60_000_000
 _HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
 # A load locks the hourly rollups hour by hour up to this many hours, all of them at once beyond.
 MAX_LOCKED_HOURS = 48
 
@@ -228,9 +230,14 @@ def refresh_hour_rollups(cur: psycopg.Cursor, window: Window) -> None:
     loads of the same hour take turns: each locks its hours in ascending order (or, for a window of
     more than ``MAX_LOCKED_HOURS`` hours, all of them at once) until commit, and each statement of
     the recomputation, under READ COMMITTED, sees what the loads before it committed.
+
+    Then the UTC days of those hours are recomputed from their hours the same way
+    (``load/refresh_day_rollups``), under per-day locks taken after the hour locks, in ascending
+    order (``load/lock_days`` argues why that cannot deadlock); the lock on all hours covers the days.
     """
     first, end = hours_of(window)
-    if end - first > MAX_LOCKED_HOURS:
+    all_at_once = end - first > MAX_LOCKED_HOURS
+    if all_at_once:
         cur.execute(sql("load/lock_all_hours"))
     else:
         for statement in sql_statements("load/lock_hours"):
@@ -238,6 +245,12 @@ def refresh_hour_rollups(cur: psycopg.Cursor, window: Window) -> None:
     hours = {"first": EPOCH + first * _HOUR, "end": EPOCH + end * _HOUR}
     for statement in sql_statements("load/refresh_hour_rollups"):
         cur.execute(statement, hours)
+    first_day, end_day = first // 24, -(-end // 24)  # the days of those hours, since the epoch
+    if not all_at_once:
+        cur.execute(sql("load/lock_days"), {"first_day": first_day, "last_day": end_day - 1})
+    days = {"first": EPOCH + first_day * _DAY, "end": EPOCH + end_day * _DAY}
+    for statement in sql_statements("load/refresh_day_rollups"):
+        cur.execute(statement, days)
 
 
 def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:

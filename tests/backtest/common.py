@@ -37,6 +37,9 @@ PIPELINE_TABLES = (
     "banking_hour_stats",
     "banking_hour_rule_hits",
     "banking_hour_blacklisted",
+    "banking_day_stats",
+    "banking_day_rule_hits",
+    "banking_day_blacklisted",
 )
 
 

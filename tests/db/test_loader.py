@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from banking import copy_format, loader, pipeline
-from banking.model import Window
+from banking.model import EPOCH, Window
 from tests.conftest import DAY, SMALL
 
 ROWS = "SELECT * FROM banking_data WHERE window_start = %s AND window_end = %s ORDER BY uniq_id"
@@ -218,7 +218,7 @@ HOURS_VS_ROWS = {
 
 
 def differences(conn: psycopg.Connection, pairs: dict[str, tuple[str, str]], since=None) -> dict:
-    """Per table, the rows of the hourly rollup and of what it should hold that differ (from ``since``)."""
+    """Per table, the rows of the rollup and of what it should hold that differ (from ``since``)."""
     found = {}
     for table, (actual, expected) in pairs.items():
         got, want = (
@@ -232,6 +232,50 @@ def differences(conn: psycopg.Connection, pairs: dict[str, tuple[str, str]], sin
 
 def hours_in(conn: psycopg.Connection, table: str) -> int:
     return conn.execute(f"SELECT count(DISTINCT hour) FROM {table}").fetchone()[0]
+
+
+# The daily rollups: the sum of their hours, and of banking_data's rows.
+DAYS_VS_HOURS = {
+    "banking_day_stats": (
+        "SELECT day, trans_type, decision, injected_fraud, txns, amount FROM banking_day_stats",
+        """SELECT date_trunc('day', hour, 'UTC'), trans_type, decision, injected_fraud, sum(txns), sum(amount)
+           FROM banking_hour_stats GROUP BY 1, 2, 3, 4""",
+    ),
+    "banking_day_rule_hits": (
+        "SELECT day, rule_id, decision, injected_fraud, hits, amount FROM banking_day_rule_hits",
+        """SELECT date_trunc('day', hour, 'UTC'), rule_id, decision, injected_fraud, sum(hits), sum(amount)
+           FROM banking_hour_rule_hits GROUP BY 1, 2, 3, 4""",
+    ),
+    "banking_day_blacklisted": (
+        "SELECT day, account_holder_name, txns FROM banking_day_blacklisted",
+        """SELECT date_trunc('day', hour, 'UTC'), account_holder_name, sum(txns)
+           FROM banking_hour_blacklisted GROUP BY 1, 2""",
+    ),
+}
+DAYS_VS_ROWS = {
+    "banking_day_stats": (
+        DAYS_VS_HOURS["banking_day_stats"][0],
+        """SELECT date_trunc('day', "timestamp", 'UTC'), trans_type, decision, fraud_scenario IS NOT NULL,
+                  count(*), sum(amount)
+           FROM banking_data GROUP BY 1, 2, 3, 4""",
+    ),
+    "banking_day_rule_hits": (
+        DAYS_VS_HOURS["banking_day_rule_hits"][0],
+        """SELECT date_trunc('day', "timestamp", 'UTC'), h ->> 'rule', decision, fraud_scenario IS NOT NULL,
+                  count(*), sum(amount)
+           FROM banking_data, jsonb_array_elements(rule_hits) h GROUP BY 1, 2, 3, 4""",
+    ),
+    "banking_day_blacklisted": (
+        DAYS_VS_HOURS["banking_day_blacklisted"][0],
+        """SELECT date_trunc('day', "timestamp", 'UTC'), account_holder_name, count(*)
+           FROM banking_data WHERE account_blacklisted GROUP BY 1, 2""",
+    ),
+}
+ROLLUPS_VS_BELOW = {**HOURS_VS_MINUTES, **DAYS_VS_HOURS}
+
+
+def days_in(conn: psycopg.Connection, table: str) -> int:
+    return conn.execute(f"SELECT count(DISTINCT day) FROM {table}").fetchone()[0]
 
 
 def test_hour_rollups_are_the_sum_of_the_minutes_after_reruns(db: psycopg.Connection, rule_set) -> None:
@@ -248,11 +292,12 @@ def test_hour_rollups_are_the_sum_of_the_minutes_after_reruns(db: psycopg.Connec
         (spiky, minute(2)),
     ):
         pipeline.run_window(db, settings, rule_set, window)
-        assert differences(db, HOURS_VS_MINUTES) == {}, window
-    assert differences(db, HOURS_VS_ROWS) == {}
-    # 11:00 .. 14:00
+        assert differences(db, ROLLUPS_VS_BELOW) == {}, window
+    assert differences(db, {**HOURS_VS_ROWS, **DAYS_VS_ROWS}) == {}
+    # 11:00 .. 14:00, of one day
     for table in ("banking_hour_stats", "banking_hour_rule_hits", "banking_hour_blacklisted"):
         assert hours_in(db, table) == 4, table
+        assert days_in(db, table.replace("hour", "day")) == 1, table
 
 
 def test_concurrent_loads_of_the_same_hours_take_turns(
@@ -285,8 +330,8 @@ def test_concurrent_loads_of_the_same_hours_take_turns(
     for thread in threads:
         thread.join(timeout=300)
     assert not any(t.is_alive() for t in threads) and errors == []
-    assert differences(db, HOURS_VS_MINUTES) == {}
-    assert differences(db, HOURS_VS_ROWS) == {}
+    assert differences(db, ROLLUPS_VS_BELOW) == {}
+    assert differences(db, {**HOURS_VS_ROWS, **DAYS_VS_ROWS}) == {}
 
 
 def test_retention_keeps_the_hours_equal_to_what_is_left(db: psycopg.Connection, rule_set) -> None:
@@ -303,10 +348,11 @@ def test_retention_keeps_the_hours_equal_to_what_is_left(db: psycopg.Connection,
     ]
     for window in windows:
         pipeline.run_window(db, SMALL.with_overrides({"fraud_rate": 0.2}), rule_set, window)
-    assert differences(db, HOURS_VS_ROWS) == {}
+    assert differences(db, {**HOURS_VS_ROWS, **DAYS_VS_ROWS}) == {}
+    assert days_in(db, "banking_day_stats") == 2
     result = retention.apply_retention(db, next_day + timedelta(days=1, hours=2), retention_days=1)
     assert result.partitions == [f"banking_data_p{NOON:%Y%m%d}"]
-    assert differences(db, HOURS_VS_MINUTES) == {}
+    assert differences(db, ROLLUPS_VS_BELOW) == {}
     # What is left before the cutoff: the minutes 23:58 and 23:59 of the window across midnight.
     before = db.execute(
         "SELECT DISTINCT hour FROM banking_hour_stats WHERE hour < %s", (next_day,)
@@ -316,3 +362,100 @@ def test_retention_keeps_the_hours_equal_to_what_is_left(db: psycopg.Connection,
     assert left.fetchone() == (0,)
     assert differences(db, HOURS_VS_ROWS, since=next_day) == {}
     assert hours_in(db, "banking_hour_stats") == 3  # 23:00 (what is left), 00:00 and 01:00
+    # The day before the cutoff is its 23:58 and 23:59 now, the day after it is untouched.
+    assert differences(db, DAYS_VS_ROWS, since=next_day) == {}
+    days = db.execute("SELECT day, sum(txns) FROM banking_day_stats GROUP BY 1 ORDER BY 1").fetchall()
+    left = db.execute("SELECT sum(txns) FROM banking_minute_stats WHERE minute < %s", (next_day,))
+    assert days[0] == (next_day - timedelta(days=1), left.fetchone()[0]) and days[1][0] == next_day
+    assert len(days) == 2
+    left = db.execute("SELECT count(*) FROM banking_day_blacklisted WHERE day < %s", (next_day,))
+    assert left.fetchone() == (0,)
+
+
+# --- the daily rollups ------------------------------------------------------------------------------
+
+
+def test_day_rollups_are_the_sum_of_the_hours_after_reruns(
+    db: psycopg.Connection, rule_set, monkeypatch
+) -> None:
+    """Windows across midnight, on hour locks and under the lock on all hours, rerun with other rows."""
+    monkeypatch.setattr(loader, "MAX_LOCKED_HOURS", 2)
+    calm, spiky = SMALL, SMALL.with_overrides({"fraud_rate": 0.3})
+    midnight = NOON.replace(hour=0) + timedelta(days=1)
+    across = Window(midnight - timedelta(minutes=2), midnight + timedelta(minutes=2))  # two hours
+    long_across = Window(  # three hours: all of them locked at once
+        midnight + timedelta(hours=22, minutes=30), midnight + timedelta(days=1, minutes=30)
+    )
+    for settings, window in (
+        (calm, minute(0)),
+        (calm, across),
+        (spiky, across),
+        (calm, long_across),
+        (spiky, long_across),
+        (spiky, minute(0)),
+    ):
+        pipeline.run_window(db, settings, rule_set, window)
+        assert differences(db, ROLLUPS_VS_BELOW) == {}, window
+    assert differences(db, {**HOURS_VS_ROWS, **DAYS_VS_ROWS}) == {}
+    for table in ("banking_day_stats", "banking_day_rule_hits"):
+        assert days_in(db, table) == 3, table  # the day of NOON and the two after it
+
+
+def test_a_load_of_another_hour_of_the_same_day_waits_for_the_day(
+    empty_db: tuple[str, psycopg.Connection], db: psycopg.Connection, pg, rule_set
+) -> None:
+    """Two loads of different hours of one day share no hour lock: the second one waits on the day's
+    lock until the first commits, then recomputes the day from the hours of both."""
+    import threading
+
+    name, _ = empty_db
+    early = Window(NOON - timedelta(hours=2), NOON - timedelta(hours=2) + timedelta(minutes=1))
+    late = Window(NOON + timedelta(hours=2), NOON + timedelta(hours=2, minutes=1))
+    loader.ensure_partitions(db, early)  # else the second would wait for the first's new partition
+    day_number = (NOON - EPOCH).days
+    outcome: list[object] = []
+    with pg.connect(name) as first:
+        first.autocommit = False
+        pipeline.run_window(first, SMALL, rule_set, early)  # not committed: its locks are held
+
+        def second() -> None:
+            try:
+                with pg.connect(name) as conn:
+                    outcome.append(pipeline.run_window(conn, SMALL, rule_set, late).load.inserted)
+            except BaseException as exc:  # noqa: BLE001 - asserted below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        waiting: list[tuple] = []
+        for _ in range(400):
+            waiting = db.execute(
+                "SELECT classid::bigint = hashtext('banking_day_rollups')::oid::bigint, objid::bigint "
+                "FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchall()
+            if waiting:
+                break
+            thread.join(0.05)
+        assert waiting == [(True, day_number)], "the second load should wait for the day's lock"
+        first.commit()
+        thread.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], int) and outcome[0] > 0, outcome
+    assert differences(db, ROLLUPS_VS_BELOW) == {}
+    assert differences(db, {**HOURS_VS_ROWS, **DAYS_VS_ROWS}) == {}
+    assert days_in(db, "banking_day_stats") == 1 and hours_in(db, "banking_hour_stats") == 2
+
+
+def test_the_migration_fills_the_days_of_what_was_loaded(db: psycopg.Connection, rule_set) -> None:
+    """Migration 0011 computes the days from the hours that loads before it left (run again here on
+    emptied daily tables, as if the data had been loaded before it)."""
+    from banking import schema
+
+    midnight = NOON.replace(hour=0) + timedelta(days=1)
+    for window in (minute(0), Window(midnight - timedelta(minutes=2), midnight + timedelta(minutes=2))):
+        pipeline.run_window(db, SMALL.with_overrides({"fraud_rate": 0.2}), rule_set, window)
+    for table in DAYS_VS_HOURS:
+        db.execute(f"DELETE FROM {table}")
+    db.execute("DELETE FROM banking_schema_migrations WHERE name = '0011_day_rollups'")
+    assert schema.apply_migrations(db) == ["0011_day_rollups"]
+    assert differences(db, {**DAYS_VS_HOURS, **DAYS_VS_ROWS}) == {}
+    assert days_in(db, "banking_day_stats") == 2

@@ -130,9 +130,9 @@ def test_the_original_seven_panels_keep_their_visualizations() -> None:
 
 def test_queries_honour_the_time_range_and_read_rollups() -> None:
     """Only "Last load age" (measured from now) and the backtest table (a backtest has its own range)
-    ignore the range; the rollup panels read through the functions of migration 0008, which take the
-    range (hours for its whole hours, minutes or rows at its edges); only "Latest rejected
-    transactions" lists rows of banking_data, through its partial index."""
+    ignore the range; the rollup panels read through the functions of migrations 0008 and 0011, which
+    take the range (days for its whole days, hours for its other whole hours, minutes or rows at its
+    edges); only "Latest rejected transactions" lists rows of banking_data, through its partial index."""
     panels = {p.title: p for p in bd.PANELS}
     through_functions = re.compile(
         r"\bbanking_(stats|rule_hits|blacklisted)_between\(\$__timeFrom\(\), \$__timeTo\(\)"
@@ -143,7 +143,9 @@ def test_queries_honour_the_time_range_and_read_rollups() -> None:
     for title in rollups:
         sql = panels[title].sql
         assert through_functions.search(sql) and "$__timeFilter(" not in sql, title
-        assert not re.search(r"\bbanking_(minute|hour)_\w+", sql), f"{title} reads a rollup table directly"
+        assert not re.search(r"\bbanking_(minute|hour|day)_\w+", sql), (
+            f"{title} reads a rollup table directly"
+        )
     assert "Blacklisted Account Transactions" in rollups
     raw = {t for t, p in panels.items() if re.search(r"\bbanking_data\b", p.sql)}
     assert raw == {t for t, p in panels.items() if p.source == bd.RAW} == {"Latest rejected transactions"}

@@ -8,3 +8,6 @@ DELETE FROM banking_staging WHERE window_start >= %(start)s AND window_end <= %(
 DELETE FROM banking_hour_stats WHERE hour >= %(start)s AND hour < %(end)s;
 DELETE FROM banking_hour_rule_hits WHERE hour >= %(start)s AND hour < %(end)s;
 DELETE FROM banking_hour_blacklisted WHERE hour >= %(start)s AND hour < %(end)s;
+DELETE FROM banking_day_stats WHERE day >= %(start)s AND day < %(end)s;
+DELETE FROM banking_day_rule_hits WHERE day >= %(start)s AND day < %(end)s;
+DELETE FROM banking_day_blacklisted WHERE day >= %(start)s AND day < %(end)s;
