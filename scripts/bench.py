@@ -16,6 +16,9 @@ because the machines are shared and noisy. Sections:
 - ``seed_style_rows_per_s``: one INSERT and COMMIT per row, as the original notebook did, with
   ``pipeline_vs_seed`` and, as its ceiling on the machine, ``copy_vs_seed`` (a plain COPY's rate
   over the same loop's);
+- ``copy_cost_*``: what the server's COPY of the largest loaded window costs: into a table like
+  banking_data, and into the same without the account index, without any index, and without the
+  original's denormalised columns (medians over ``--copy-repeats``, each after a CHECKPOINT);
 - ``dashboard_*``: p50/p95 of every dashboard query with N rows loaded by the pipeline's loader
   (in a database of its own, ``<db>_dashboard``), for the dashboard's default range and for the
   last 30 days, each panel with the ``$__interval`` Grafana would give it;
@@ -166,13 +169,14 @@ def copy_columns() -> str:
     return statement.split("(", 1)[1].split(")", 1)[0]
 
 
-def export_rows(conn: psycopg.Connection, window: Window, fmt: str) -> bytes:
-    """The window's loaded rows as a COPY payload in ``fmt`` (text or binary), in load order."""
+def export_rows(conn: psycopg.Connection, window: Window, fmt: str, columns: str | None = None) -> bytes:
+    """The window's loaded rows as a COPY payload in ``fmt`` (text or binary), in load order, of
+    ``columns`` (the loader's COPY columns by default)."""
     query = psql.SQL(
         "COPY (SELECT {columns} FROM banking_data WHERE window_start = {start} AND window_end = {end} "
         'ORDER BY "timestamp", uniq_id) TO STDOUT (FORMAT {fmt})'
     ).format(
-        columns=psql.SQL(copy_columns()),
+        columns=psql.SQL(columns or copy_columns()),
         start=psql.Literal(window.start),
         end=psql.Literal(window.end),
         fmt=psql.SQL(fmt),
@@ -184,11 +188,21 @@ def export_rows(conn: psycopg.Connection, window: Window, fmt: str) -> bytes:
     return bytes(data)
 
 
-def plain_copy(conn: psycopg.Connection, payload: bytes, fmt: str) -> float:
-    """Seconds to COPY ``payload`` into an empty table like banking_data (its indexes and checks)."""
-    conn.execute("DROP TABLE IF EXISTS bench_copy")
-    conn.execute("CREATE TABLE bench_copy (LIKE banking_data INCLUDING ALL)")
-    statement = f"COPY bench_copy ({copy_columns()}) FROM STDIN (FORMAT {fmt})"
+def plain_copy(
+    conn: psycopg.Connection,
+    payload: bytes,
+    fmt: str,
+    table: str = "bench/copy_table",
+    columns: str | None = None,
+    checkpoint: bool = False,
+) -> float:
+    """Seconds to COPY ``payload`` into an empty table ``bench_copy`` made by the ``table`` SQL file
+    (by default like banking_data, with its indexes and checks), after a CHECKPOINT if asked."""
+    for statement in sql_statements(table):
+        conn.execute(statement)
+    if checkpoint:  # every variant starts with clean shared buffers (needs a superuser)
+        conn.execute("CHECKPOINT")
+    statement = f"COPY bench_copy ({columns or copy_columns()}) FROM STDIN (FORMAT {fmt})"
     started = time.perf_counter()
     with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
         for lo in range(0, len(payload), 1 << 20):
@@ -507,6 +521,50 @@ def freshness(admin: dict[str, str], dbname: str, runs: int) -> None:
         emit("freshness_p95_s", statistics.quantiles(lags, n=20)[-1] if len(lags) >= 2 else lags[0])
 
 
+# --- what the server's COPY costs ----------------------------------------------------------------
+
+# The original project's columns that repeat the population per row (see bench/copy_table_narrow).
+DENORMALISED = (
+    "account_holder_name", "currency", "home_country", "account_blacklisted", "card_id", "card_type",
+    "merchant_name", "merchant_category", "city",
+)  # fmt: skip
+COPY_VARIANTS = {
+    "all": "bench/copy_table",
+    "no_account_index": "bench/copy_table_no_account_index",
+    "no_index": "bench/copy_table_no_index",
+    "narrow": "bench/copy_table_narrow",
+}
+
+
+def copy_cost(admin: dict[str, str], dbname: str, repeats: int) -> None:
+    """The binary COPY of the largest loaded window into an empty table like banking_data, and into
+    the same without the account index, without any index, and without the denormalised columns:
+    each variant's median seconds over ``repeats`` (interleaved, each after a CHECKPOINT) and its
+    share of the full COPY's time."""
+    with connect(admin, dbname) as conn:
+        found = conn.execute(sql("bench/largest_window")).fetchone()
+        if found is None:
+            raise RuntimeError("copy_cost needs a loaded window: run the throughput section first")
+        window = Window(found[0], found[1])
+        narrow = ", ".join(c for c in (c.strip() for c in copy_columns().split(",")) if c not in DENORMALISED)
+        payloads = {
+            "full": export_rows(conn, window, "binary"),
+            "narrow": export_rows(conn, window, "binary", narrow),
+        }
+        seconds: dict[str, list[float]] = {name: [] for name in COPY_VARIANTS}
+        for _ in range(repeats):
+            for name, table in COPY_VARIANTS.items():
+                payload, columns = (
+                    (payloads["narrow"], narrow) if name == "narrow" else (payloads["full"], None)
+                )
+                seconds[name].append(plain_copy(conn, payload, "binary", table, columns, checkpoint=True))
+    emit("copy_cost_rows", found[2])
+    full = statistics.median(seconds["all"])
+    for name, values in seconds.items():
+        emit(f"copy_cost_s[{name}]", statistics.median(values))
+        emit(f"copy_cost_vs_all[{name}]", statistics.median(values) / full)
+
+
 def parse_times() -> None:
     import tempfile
 
@@ -529,9 +587,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dashboard-rate", type=float, default=250.0, help="rows per minute of that data")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each throughput batch size")
+    parser.add_argument("--copy-repeats", type=int, default=7, help="COPYs of each copy_cost variant")
     parser.add_argument("--freshness-runs", type=int, default=10)
     parser.add_argument(
-        "--sections", default="throughput,dashboard,freshness,parse", help="which sections to run"
+        "--sections", default="throughput,copy_cost,dashboard,freshness,parse", help="which sections to run"
     )
     parser.add_argument("--one-batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch-index", type=int, default=0, help=argparse.SUPPRESS)
@@ -548,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.sizes, args.dashboard_rows, args.repeats, args.freshness_runs = "200,500", 3000, 3, 0
-        args.rounds = 3
+        args.rounds, args.copy_repeats = 3, 1
 
     server = None
     dsn = os.environ.get("BANKING_BENCH_DSN")
@@ -569,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
             dashboard_latency(admin, dbname, end, args.repeats)
         if "freshness" in sections and args.freshness_runs:
             freshness(admin, dbname, args.freshness_runs)
+        if "copy_cost" in sections:
+            copy_cost(admin, dbname, args.copy_repeats)
         if "parse" in sections:
             parse_times()
     finally:
