@@ -221,7 +221,7 @@ def hours_of(window: Window) -> tuple[int, int]:
     return first, end
 
 
-def refresh_hour_rollups(cur: psycopg.Cursor, window: Window) -> None:
+def refresh_hour_and_day_rollups(cur: psycopg.Cursor, window: Window) -> None:
     """Recompute the hourly rollups of the hours ``window`` touches, inside its load transaction and
     after its rows and per-minute rollups were written (``load/refresh_hour_rollups``).
 
@@ -344,7 +344,7 @@ def _replace(
         for name, text in zip(("load/copy_minute_stats", "load/copy_minute_rule_hits"), rollups, strict=True):
             with cur.copy(sql(name)) as copy:
                 copy.write(text)
-        refresh_hour_rollups(cur, window)
+        refresh_hour_and_day_rollups(cur, window)
     conn.execute(
         sql("load/upsert_batch"),
         {
