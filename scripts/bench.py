@@ -161,22 +161,24 @@ def reset_days(conn: psycopg.Connection, window: Window) -> None:
             conn.execute(statement, bounds)
 
 
-def copy_columns() -> str:
-    """The column list of the loader's COPY."""
+def copy_columns() -> list[str]:
+    """The columns of the loader's COPY, in its order."""
     statement = "\n".join(
         line for line in sql("load/copy_banking_data").splitlines() if not line.startswith("--")
     )
-    return statement.split("(", 1)[1].split(")", 1)[0]
+    return [name.strip() for name in statement.split("(", 1)[1].split(")", 1)[0].split(",")]
 
 
-def export_rows(conn: psycopg.Connection, window: Window, fmt: str, columns: str | None = None) -> bytes:
+def export_rows(
+    conn: psycopg.Connection, window: Window, fmt: str, columns: list[str] | None = None
+) -> bytes:
     """The window's loaded rows as a COPY payload in ``fmt`` (text or binary), in load order, of
     ``columns`` (the loader's COPY columns by default)."""
     query = psql.SQL(
         "COPY (SELECT {columns} FROM banking_data WHERE window_start = {start} AND window_end = {end} "
         'ORDER BY "timestamp", uniq_id) TO STDOUT (FORMAT {fmt})'
     ).format(
-        columns=psql.SQL(columns or copy_columns()),
+        columns=psql.SQL(", ".join(columns or copy_columns())),
         start=psql.Literal(window.start),
         end=psql.Literal(window.end),
         fmt=psql.SQL(fmt),
@@ -193,7 +195,7 @@ def plain_copy(
     payload: bytes,
     fmt: str,
     table: str = "bench/copy_table",
-    columns: str | None = None,
+    columns: list[str] | None = None,
     checkpoint: bool = False,
 ) -> float:
     """Seconds to COPY ``payload`` into an empty table ``bench_copy`` made by the ``table`` SQL file
@@ -202,7 +204,7 @@ def plain_copy(
         conn.execute(statement)
     if checkpoint:  # every variant starts with clean shared buffers (needs a superuser)
         conn.execute("CHECKPOINT")
-    statement = f"COPY bench_copy ({columns or copy_columns()}) FROM STDIN (FORMAT {fmt})"
+    statement = f"COPY bench_copy ({', '.join(columns or copy_columns())}) FROM STDIN (FORMAT {fmt})"
     started = time.perf_counter()
     with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
         for lo in range(0, len(payload), 1 << 20):
@@ -217,7 +219,7 @@ def seed_insert_only(conn: psycopg.Connection, payload: bytes, n: int) -> tuple[
     table = "bench_seed"
     conn.execute(f"DROP TABLE IF EXISTS {table}")
     conn.execute(f"CREATE TABLE {table} (LIKE banking_data INCLUDING ALL)")
-    names = [c.strip() for c in copy_columns().split(",")]
+    names = copy_columns()
     insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
     records = [
         [None if v == "\\N" else v for v in line.decode().rstrip("\n").split("\t")]
@@ -523,17 +525,21 @@ def freshness(admin: dict[str, str], dbname: str, runs: int) -> None:
 
 # --- what the server's COPY costs ----------------------------------------------------------------
 
-# The original project's columns that repeat the population per row (see bench/copy_table_narrow).
-DENORMALISED = (
-    "account_holder_name", "currency", "home_country", "account_blacklisted", "card_id", "card_type",
-    "merchant_name", "merchant_category", "city",
-)  # fmt: skip
 COPY_VARIANTS = {
     "all": "bench/copy_table",
     "no_account_index": "bench/copy_table_no_account_index",
     "no_index": "bench/copy_table_no_index",
     "narrow": "bench/copy_table_narrow",
 }
+
+
+def narrow_columns(conn: psycopg.Connection) -> list[str]:
+    """The loader's COPY columns that bench/copy_table_narrow keeps (it drops the denormalised ones)."""
+    for statement in sql_statements("bench/copy_table_narrow"):
+        conn.execute(statement)
+    kept = {column.name for column in conn.execute(sql("bench/copy_table_columns")).description or ()}
+    conn.execute("DROP TABLE bench_copy")
+    return [name for name in copy_columns() if name.strip('"') in kept]
 
 
 def copy_cost(admin: dict[str, str], dbname: str, repeats: int) -> None:
@@ -546,7 +552,7 @@ def copy_cost(admin: dict[str, str], dbname: str, repeats: int) -> None:
         if found is None:
             raise RuntimeError("copy_cost needs a loaded window: run the throughput section first")
         window = Window(found[0], found[1])
-        narrow = ", ".join(c for c in (c.strip() for c in copy_columns().split(",")) if c not in DENORMALISED)
+        narrow = narrow_columns(conn)
         payloads = {
             "full": export_rows(conn, window, "binary"),
             "narrow": export_rows(conn, window, "binary", narrow),

@@ -1,6 +1,6 @@
 -- make bench (copy_cost): bench/copy_table without the original project's columns that repeat the
--- population on every row (bench.DENORMALISED); the partial index on account_blacklisted goes with
--- its column.
+-- population on every row (bench.narrow_columns reads which columns are left); the partial index on
+-- account_blacklisted goes with its column.
 DROP TABLE IF EXISTS bench_copy;
 CREATE TABLE bench_copy (LIKE banking_data INCLUDING ALL);
 ALTER TABLE bench_copy
