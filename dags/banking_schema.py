@@ -40,7 +40,14 @@ def banking_schema() -> None:
         with tasks.fail_fast():
             return tasks.set_up_schema(reference, ctx["params"]["days_ahead"])
 
-    set_up()
+    @task
+    def warm_start() -> dict:
+        from banking import tasks
+
+        with tasks.fail_fast():
+            return tasks.warm_start(get_current_context()["dag_run"].run_after)
+
+    set_up() >> warm_start()
 
 
 banking_schema()

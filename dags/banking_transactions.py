@@ -96,6 +96,7 @@ def banking_transactions() -> None:
                 ctx.get("data_interval_start"),
                 ctx.get("data_interval_end"),
                 ctx["dag_run"].run_after,
+                ctx["dag_run"].run_type,
             )
 
     @task

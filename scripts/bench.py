@@ -175,7 +175,7 @@ def export_rows(
     """The window's loaded rows as a COPY payload in ``fmt`` (text or binary), in load order, of
     ``columns`` (the loader's COPY columns by default)."""
     query = psql.SQL(
-        "COPY (SELECT {columns} FROM banking_data WHERE window_start = {start} AND window_end = {end} "
+        'COPY (SELECT {columns} FROM banking_data WHERE "timestamp" >= {start} AND "timestamp" < {end} '
         'ORDER BY "timestamp", uniq_id) TO STDOUT (FORMAT {fmt})'
     ).format(
         columns=psql.SQL(", ".join(columns or copy_columns())),

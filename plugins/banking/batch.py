@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 COUNTRY_CODES: tuple[str, ...] = tuple(COUNTRIES)
 NO_SCENARIO = -1
+_US_PER_MINUTE = 60_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,7 +211,6 @@ class Batch:
         """The rows as Transaction objects (unscored)."""
         pop = self.tables.population
         accounts, merchants, cards = pop.accounts, pop.merchants, self.tables.cards
-        w = self.window
         ids = self.uniq.tobytes()
         rows = []
         for i, (t, tt, ch, amount, crr, a, c, m, present, sc) in enumerate(
@@ -233,8 +233,8 @@ class Batch:
                 Transaction(
                     uniq_id=UUID(bytes=ids[16 * i : 16 * i + 16]),
                     timestamp=from_micros(t),
-                    window_start=w.start,
-                    window_end=w.end,
+                    window_start=from_micros(t - t % _US_PER_MINUTE),
+                    window_end=from_micros(t - t % _US_PER_MINUTE + _US_PER_MINUTE),
                     trans_type=TRANS_TYPES[tt],
                     channel=CHANNELS[ch],
                     amount_cents=amount,

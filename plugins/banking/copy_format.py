@@ -37,6 +37,7 @@ SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no flags, no h
 TRAILER = struct.pack(">h", -1)
 FIELDS = 29
 _PG_EPOCH_US = micros(datetime(2000, 1, 1, tzinfo=UTC))  # binary timestamptz counts µs from here
+_MINUTE_US = 60_000_000
 _MAX_CENTS = 10**14  # a fixed four-digit numeric holds up to 10^12 units (the columns allow less)
 # One row's fixed-width fields, big-endian, each after its int32 length: the field count, then
 # "timestamp", uniq_id, amount, amount_crr, window_start, window_end.
@@ -99,7 +100,6 @@ def encode_chunks(
         _text(NO_RULES_TRIGGERED) + _text(NO_HITS_EXPLANATION) + _text(d) + _int2(0) + _jsonb([])
         for d in DECISIONS
     )
-    bounds = [_timestamp(batch.window.start), _timestamp(batch.window.end)]
     hit_rows = np.flatnonzero(scores.hit_mask)
     hit_fields = _ScoringFields(scores)
     yield SIGNATURE
@@ -111,8 +111,10 @@ def encode_chunks(
         fixed["id_len"], fixed["id"] = 16, batch.uniq[lo:hi]
         fixed["amount_len"], fixed["amount"] = 16, _numeric(batch.amount_cents[lo:hi])
         fixed["crr_len"], fixed["crr"] = 16, _numeric(batch.amount_crr_cents[lo:hi])
-        fixed["start_len"], fixed["start"] = 8, bounds[0]
-        fixed["end_len"], fixed["end"] = 8, bounds[1]
+        # A row's window is the minute it falls in, however the loaded time was cut.
+        minute_start = batch.t_us[lo:hi] // _MINUTE_US * _MINUTE_US - _PG_EPOCH_US
+        fixed["start_len"], fixed["start"] = 8, minute_start
+        fixed["end_len"], fixed["end"] = 8, minute_start + _MINUTE_US
         scoring = quiet[scores.decision[lo:hi]]
         for i in hit_rows[np.searchsorted(hit_rows, lo) : np.searchsorted(hit_rows, hi)].tolist():
             scoring[i - lo] = hit_fields.row(i)
@@ -225,8 +227,3 @@ def _uuid(value: uuid.UUID) -> bytes:
 
 def _jsonb(value: object) -> bytes:
     return _field(b"\x01" + json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
-
-
-def _timestamp(moment: datetime) -> int:
-    """µs since 2000-01-01 UTC."""
-    return micros(moment) - _PG_EPOCH_US

@@ -14,7 +14,6 @@ Rows are drawn as columns (:class:`~banking.batch.Batch`) with one NumPy generat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,6 +69,11 @@ SCENARIO_MIX = (
     ("high_value_spike", 0.2, 1.0),
 )
 _US = 1_000_000  # microseconds per second
+MINUTE_US = 60 * _US
+# The longest time from an injected incident's first row to its last (blacklisted_account: 3 rows
+# 120 s apart at most), and so how many minutes after its start minute an incident can reach.
+MAX_INCIDENT_US = 240 * _US
+SPILL_MINUTES = -(-MAX_INCIDENT_US // MINUTE_US)
 _N_CATEGORIES = len(MERCHANT_CATEGORIES)
 _CATEGORY = {c: i for i, c in enumerate(MERCHANT_CATEGORIES)}
 _CATEGORY_CUM = np.cumsum([CATEGORY_WEIGHT[c] for c in MERCHANT_CATEGORIES], dtype=np.float64)
@@ -89,38 +93,57 @@ def generate_window(settings: GeneratorSettings, window: Window) -> list[Transac
 
 
 def generate_batch(settings: GeneratorSettings, window: Window) -> Batch:
-    """All transactions of ``window``, sorted by (timestamp, uniq_id). Same inputs, same rows."""
+    """All transactions of ``window``, sorted by (timestamp, uniq_id). Same inputs, same rows.
+
+    The stream is a pure function of time: each minute's rows are drawn from generators seeded by
+    the settings and that minute alone, so a window holds exactly the rows of its minutes however
+    the time is cut. Legitimate rows fall inside their minute; an injected incident belongs to the
+    minute it starts in and may run on into the next ``SPILL_MINUTES`` minutes, so a window also
+    draws the incidents of the minutes just before it and keeps their rows that fall inside it.
+    """
     tables = tables_for(population_for(settings))
-    seed = stable_seed(settings.digest, window.start.isoformat(), window.end.isoformat())
-    rng = np.random.Generator(np.random.PCG64(seed))
-    segments = _intensity_segments(window)
-    expected = settings.rate_per_minute * float(segments.weight.sum()) / 60.0
-    fraud_expected = expected * settings.fraud_rate
-    draw = _Draw(rng, tables)
-    parts = [draw.legitimate(segments.times(rng, int(rng.poisson(max(expected - fraud_expected, 0.0)))))]
-    if fraud_expected > 0:
-        incidents = int(rng.poisson(fraud_expected / _MEAN_INCIDENT_SIZE))
-        labels = rng.choice(len(SCENARIO_MIX), size=incidents, p=_SCENARIO_SHARE)
-        starts = segments.times(rng, incidents)
-        for label, (name, _, _) in enumerate(SCENARIO_MIX):
-            mine = starts[labels == label]
-            if len(mine):
-                parts.append(INJECTORS[name](draw, mine))
+    start_us, end_us = micros(window.start), micros(window.end)
+    first, stop = start_us // MINUTE_US, -(-end_us // MINUTE_US)
+    parts = []
+    for minute in range(first - SPILL_MINUTES, stop):
+        expected = settings.rate_per_minute * minute_intensity(minute)
+        fraud_expected = expected * settings.fraud_rate
+        if minute >= first:
+            rng = _minute_rng(settings, minute, "legitimate")
+            count = int(rng.poisson(max(expected - fraud_expected, 0.0)))
+            parts.append(_Draw(rng, tables).legitimate(_times_in_minute(rng, minute, count)))
+        if fraud_expected > 0:
+            parts.extend(_incidents(_minute_rng(settings, minute, "fraud"), tables, minute, fraud_expected))
     return _assemble(window, tables, parts)
 
 
-@dataclass(frozen=True)
-class _Segments:
-    """The window cut at UTC hour boundaries, with each piece's expected share of arrivals."""
+def minute_intensity(minute: int) -> float:
+    """The relative arrival rate (mean 1.0) of the minute ``minute`` minutes after the epoch."""
+    return HOURLY_INTENSITY[minute // 60 % 24] / _MEAN_INTENSITY
 
-    start: np.ndarray  # int64 µs
-    end: np.ndarray
-    weight: np.ndarray  # expected minutes of traffic (duration scaled by the hour's intensity)
 
-    def times(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        cum = np.cumsum(self.weight)
-        pick = np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), len(cum) - 1)
-        return self.start[pick] + (rng.random(n) * (self.end - self.start)[pick]).astype(np.int64)
+def _minute_rng(settings: GeneratorSettings, minute: int, stream: str) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(stable_seed(settings.digest, minute, stream)))
+
+
+def _times_in_minute(rng: np.random.Generator, minute: int, n: int) -> np.ndarray:
+    return minute * MINUTE_US + (rng.random(n) * MINUTE_US).astype(np.int64)
+
+
+def _incidents(
+    rng: np.random.Generator, tables: PopulationTables, minute: int, expected: float
+) -> list[dict]:
+    """The injected incidents that start in ``minute``, one part per scenario."""
+    draw = _Draw(rng, tables)
+    incidents = int(rng.poisson(expected / _MEAN_INCIDENT_SIZE))
+    labels = rng.choice(len(SCENARIO_MIX), size=incidents, p=_SCENARIO_SHARE)
+    starts = _times_in_minute(rng, minute, incidents)
+    parts = []
+    for label, (name, _, _) in enumerate(SCENARIO_MIX):
+        mine = starts[labels == label]
+        if len(mine):
+            parts.append(INJECTORS[name](draw, mine))
+    return parts
 
 
 class _Draw:
@@ -342,13 +365,12 @@ INJECTORS: dict[str, Callable[[_Draw, np.ndarray], dict]] = {
 
 
 def _assemble(window: Window, tables: PopulationTables, parts: list[dict]) -> Batch:
-    """Concatenate the drawn parts, keep them inside the window and sort by (timestamp, uniq_id)."""
+    """Concatenate the drawn parts, keep the rows inside the window and sort by (timestamp, uniq_id)."""
     parts = [p for p in parts if p]
     columns = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-    start_us, end_us = micros(window.start), micros(window.end)
-    t_us = np.clip(columns["t_us"], start_us, end_us - 1)
-    columns["t_us"] = t_us
-    order = _time_then_id_order(t_us, columns["uniq"])
+    t_us = columns["t_us"]
+    inside = np.flatnonzero((t_us >= micros(window.start)) & (t_us < micros(window.end)))
+    order = inside[_time_then_id_order(t_us[inside], columns["uniq"][inside])]
     return Batch(
         window=window, tables=tables, **{name: np.ascontiguousarray(c[order]) for name, c in columns.items()}
     )
@@ -380,19 +402,3 @@ def _runs(tied: np.ndarray) -> list[tuple[int, int]]:
         else:
             runs.append((i, i + 1))
     return runs
-
-
-def _intensity_segments(window: Window) -> _Segments:
-    """Split the window at UTC hour boundaries, weighting each piece by its hour's intensity."""
-    starts, ends, weights = [], [], []
-    end = micros(window.end)
-    t = micros(window.start)
-    while t < end:
-        hour_start = t - t % (3600 * _US)
-        seg_end = min(end, hour_start + 3600 * _US)
-        hour = (t // (3600 * _US)) % 24
-        starts.append(t)
-        ends.append(seg_end)
-        weights.append((seg_end - t) / _US * HOURLY_INTENSITY[hour] / _MEAN_INTENSITY)
-        t = seg_end
-    return _Segments(np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), np.array(weights))

@@ -22,7 +22,7 @@ import struct
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -41,6 +41,7 @@ from banking.model import (
     REVIEW,
     TRANS_TYPES,
     Window,
+    micros,
 )
 from banking.rules import ScoreSummary
 from banking.scoring import Scores
@@ -75,9 +76,12 @@ class BatchSummary:
     settings_digest: str
     population_version: str
     hits_by_rule: dict[str, int] = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)  # the generator settings the window was drawn with
 
     @classmethod
-    def of(cls, batch: Batch, scores: Scores, settings_digest: str, population_version: str) -> BatchSummary:
+    def of(
+        cls, batch: Batch, scores: Scores, settings_digest: str, population_version: str, settings: dict
+    ) -> BatchSummary:
         """The figures of a scored batch; the decision and hit counts are the scores' own summary."""
         if len(scores.decision) != len(batch):
             raise LoadError(f"{len(scores.decision)} scores for a batch of {len(batch)} rows")
@@ -93,6 +97,7 @@ class BatchSummary:
             settings_digest=settings_digest,
             population_version=population_version,
             hits_by_rule={k: v for k, v in sorted(counted.hits_by_rule.items()) if v},
+            settings=settings,
         )
 
     def as_dict(self) -> dict:
@@ -102,7 +107,7 @@ class BatchSummary:
 @dataclass(frozen=True, slots=True)
 class LoadResult:
     window: Window
-    deleted: int  # rows an earlier run of the same window had left
+    deleted: int  # rows that earlier loads had left in the window's time range
     inserted: int
     partitions_created: int
     seconds: float
@@ -183,8 +188,6 @@ def unpack_scores(packed: bytes) -> Scores:
 def rollup_rows(batch: Batch, scores: Scores) -> tuple[bytes, bytes]:
     """The window's rows of ``banking_minute_stats`` and ``banking_minute_rule_hits``, as COPY text
     in the column order of ``load/copy_minute_stats.sql`` and ``load/copy_minute_rule_hits.sql``."""
-    w = batch.window
-    bounds = f"{w.start.isoformat()}\t{w.end.isoformat()}"
     minute = batch.t_us // _US_PER_MINUTE
     injected = batch.scenario >= 0
 
@@ -199,8 +202,10 @@ def rollup_rows(batch: Batch, scores: Scores) -> tuple[bytes, bytes]:
             k, inj = divmod(k, 2)
             k, decision = divmod(k, len(DECISIONS))
             m, label = divmod(k, len(labels))
+            start = (EPOCH + timedelta(minutes=m)).isoformat()
+            end = (EPOCH + timedelta(minutes=m + 1)).isoformat()
             lines.append(
-                f"{(EPOCH + timedelta(minutes=m)).isoformat()}\t{bounds}\t{_text(labels[label])}\t"
+                f"{start}\t{start}\t{end}\t{_text(labels[label])}\t"
                 f"{DECISIONS[decision]}\t{'t' if inj else 'f'}\t{count}\t{cents // 100}.{cents % 100:02d}\n"
             )
         return lines
@@ -221,27 +226,34 @@ def hours_of(window: Window) -> tuple[int, int]:
     return first, end
 
 
-def refresh_hour_and_day_rollups(cur: psycopg.Cursor, window: Window) -> None:
-    """Recompute the hourly rollups of the hours ``window`` touches, inside its load transaction and
-    after its rows and per-minute rollups were written (``load/refresh_hour_rollups``).
+def lock_hours(cur: psycopg.Cursor, window: Window) -> None:
+    """Take turns with every other load of the UTC hours ``window`` touches, until commit.
 
-    An hour is recomputed from every window's minutes (and, for the blacklisted accounts, rows) in
-    it, so it always holds exactly their sum, whatever reruns or other windows wrote. Concurrent
-    loads of the same hour take turns: each locks its hours in ascending order (or, for a window of
-    more than ``MAX_LOCKED_HOURS`` hours, all of them at once) until commit, and each statement of
-    the recomputation, under READ COMMITTED, sees what the loads before it committed.
-
-    Then the UTC days of those hours are recomputed from their hours the same way
-    (``load/refresh_day_rollups``), under per-day locks taken after the hour locks, in ascending
-    order (``load/lock_days`` argues why that cannot deadlock); the lock on all hours covers the days.
+    Taken first in a load transaction, so loads of overlapping time never interleave: each locks its
+    hours in ascending order (or, for a window of more than ``MAX_LOCKED_HOURS`` hours, all of them at
+    once), and a load that waited sees, under READ COMMITTED, what the loads before it committed.
     """
     first, end = hours_of(window)
-    all_at_once = end - first > MAX_LOCKED_HOURS
-    if all_at_once:
+    if end - first > MAX_LOCKED_HOURS:
         cur.execute(sql("load/lock_all_hours"))
     else:
         for statement in sql_statements("load/lock_hours"):
             cur.execute(statement, {"first_hour": first, "last_hour": end - 1})
+
+
+def refresh_hour_and_day_rollups(cur: psycopg.Cursor, window: Window) -> None:
+    """Recompute the hourly rollups of the hours ``window`` touches, inside its load transaction,
+    under :func:`lock_hours`, after its rows and per-minute rollups were written
+    (``load/refresh_hour_rollups``).
+
+    An hour is recomputed from every minute (and, for the blacklisted accounts, row) in it, so it
+    always holds exactly their sum, whatever reruns or other loads wrote. Then the UTC days of those
+    hours are recomputed from their hours the same way (``load/refresh_day_rollups``), under per-day
+    locks taken after the hour locks, in ascending order (``load/lock_days`` argues why that cannot
+    deadlock); the lock on all hours covers the days.
+    """
+    first, end = hours_of(window)
+    all_at_once = end - first > MAX_LOCKED_HOURS
     hours = {"first": EPOCH + first * _HOUR, "end": EPOCH + end * _HOUR}
     for statement in sql_statements("load/refresh_hour_rollups"):
         cur.execute(statement, hours)
@@ -251,6 +263,16 @@ def refresh_hour_and_day_rollups(cur: psycopg.Cursor, window: Window) -> None:
     days = {"first": EPOCH + first_day * _DAY, "end": EPOCH + end_day * _DAY}
     for statement in sql_statements("load/refresh_day_rollups"):
         cur.execute(statement, days)
+
+
+def last_loaded_minute(conn: psycopg.Connection, before: datetime) -> datetime | None:
+    """The end of the latest minute loaded before ``before``, or None when nothing was."""
+    return conn.execute(sql("load/last_loaded_minute"), {"before": before}).fetchone()[0]
+
+
+def loaded_before(conn: psycopg.Connection, before: datetime) -> bool:
+    """Whether any minute before ``before`` was loaded."""
+    return conn.execute(sql("load/loaded_before"), {"before": before}).fetchone()[0]
 
 
 def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:
@@ -292,17 +314,18 @@ def load_staged(conn: psycopg.Connection, batch: Batch, run_id: str | None = Non
     window = batch.window
     created = ensure_partitions(conn, window)
     with conn.transaction():
-        conn.execute(sql("load/lock_window"), _bounds(window))
+        with conn.cursor() as cur:
+            lock_hours(cur, window)
         staged = conn.execute(sql("load/stage_get"), _bounds(window)).fetchone()
         if staged is None:
-            done = None
+            rows, minutes = 0, 0
             if run_id is not None:
-                done = conn.execute(
+                rows, minutes = conn.execute(
                     sql("load/loaded_by_run"), {**_bounds(window), "run_id": run_id}
                 ).fetchone()
-            if done is not None:
+            if minutes and minutes == minutes_of(window):
                 log.info("window %s was already loaded by run %s: nothing to do", window, run_id)
-                return LoadResult(window, 0, done[0], created, time.perf_counter() - started)
+                return LoadResult(window, 0, rows, created, time.perf_counter() - started)
             raise LoadError(
                 f"nothing is staged for window {window}: the score task of this run must succeed first "
                 "(clear it and its downstream tasks to run them again)"
@@ -322,7 +345,10 @@ def _replace(
         raise LoadError(
             f"window {window}: the summary counts {summary.rows} rows but the batch has {len(batch)}"
         )
-    conn.execute(sql("load/lock_window"), bounds)
+    if window.start.second or window.start.microsecond or window.end.second or window.end.microsecond:
+        raise LoadError(f"window {window}: a load replaces whole minutes; its bounds must be on a minute")
+    with conn.cursor() as cur:
+        lock_hours(cur, window)
     if not conn.execute(sql("load/population_known"), {"version": summary.population_version}).fetchone()[0]:
         raise LoadError(
             f"population {summary.population_version} is not in banking_population: run the banking_schema "
@@ -348,13 +374,51 @@ def _replace(
     conn.execute(
         sql("load/upsert_batch"),
         {
-            **bounds,
-            **{k: v for k, v in summary.as_dict().items() if k not in ("hits_by_rule", "amount_cents")},
-            "amount": Decimal(summary.amount_cents).scaleb(-2),
+            **minute_audit(batch, scores),
+            "rule_set_version": summary.rule_set_version,
+            "settings_digest": summary.settings_digest,
+            "population_version": summary.population_version,
+            "settings": Jsonb(summary.settings),
             "run_id": run_id,
         },
     )
     return deleted, inserted
+
+
+def minutes_of(window: Window) -> int:
+    """How many minutes a minute-aligned window holds."""
+    return (window.end - window.start) // timedelta(minutes=1)
+
+
+def minute_audit(batch: Batch, scores: Scores) -> dict[str, list]:
+    """The audit figures of every minute of the batch's window, quiet minutes included, as the
+    columns of ``load/upsert_batch``."""
+    first = micros(batch.window.start) // _US_PER_MINUTE
+    n = minutes_of(batch.window)
+    minute = batch.t_us // _US_PER_MINUTE - first
+
+    def per_minute(mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> list[int]:
+        at = minute if mask is None else minute[mask]
+        w = weights if mask is None or weights is None else weights[mask]
+        return np.bincount(at, weights=w, minlength=n).astype(np.int64).tolist()
+
+    decided = {d: per_minute(scores.decision == i) for i, d in enumerate(DECISIONS)}
+    return {
+        "minutes": [batch.window.start + timedelta(minutes=i) for i in range(n)],
+        "rows": per_minute(),
+        "approved": decided[APPROVED],
+        "review": decided[REVIEW],
+        "rejected": decided[REJECTED],
+        "injected_fraud": per_minute(batch.scenario >= 0),
+        "amount": [Decimal(c).scaleb(-2) for c in _cents_per_minute(minute, batch.amount_cents, n)],
+    }
+
+
+def _cents_per_minute(minute: np.ndarray, cents: np.ndarray, n: int) -> list[int]:
+    """Exact integer sums per minute (float64 weights could round large totals)."""
+    totals = np.zeros(n, dtype=np.int64)
+    np.add.at(totals, minute, cents)
+    return totals.tolist()
 
 
 def _bounds(window: Window) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -127,7 +127,7 @@ def read_history(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet
 
 
 def summarize(batch: Batch, scores: Scores, settings: GeneratorSettings) -> BatchSummary:
-    return BatchSummary.of(batch, scores, settings.digest, settings.population_version)
+    return BatchSummary.of(batch, scores, settings.digest, settings.population_version, settings.as_dict())
 
 
 def score_and_stage(
@@ -164,3 +164,73 @@ def run_window(
     t3 = time.perf_counter()
     seconds.update(generate=t1 - t0, score=t2 - t1, load=t3 - t2)
     return WindowReport(summary, result, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """The window a scheduled run loads: from the last loaded minute, bounded, to its interval's end."""
+
+    window: Window
+    missed_minutes: int  # minutes before the run's own interval that it loads
+    skipped: Window | None  # missed time beyond the bound, left for a backfill
+    behind: Window | None  # missed time beyond what one run may load, left for the next runs
+
+
+def catch_up(
+    conn: psycopg.Connection, interval: Window, bound: timedelta, max_duration: timedelta
+) -> CatchUp:
+    """What a scheduled run owning ``interval`` loads after downtime.
+
+    Everything missed since the last loaded minute before the interval, but no further back than
+    ``bound`` before the interval (older missed time is ``skipped``), and no more than
+    ``max_duration`` in all (the rest is ``behind``: the next runs go on from where this one ends,
+    oldest first, so the stream has no gap however long the downtime was, up to the bound).
+    """
+    last = loader.last_loaded_minute(conn, interval.start)
+    if last is None or last >= interval.start:
+        return CatchUp(interval, 0, None, None)
+    start, skipped = last, None
+    if interval.start - last > bound:
+        start = interval.start - bound
+        skipped = Window(last, start)
+    end = min(interval.end, start + max(max_duration, interval.duration))
+    behind = Window(end, interval.end) if end < interval.end else None
+    missed = (min(end, interval.start) - start) // timedelta(minutes=1)
+    return CatchUp(Window(start, end), missed, skipped, behind)
+
+
+def warm_start(
+    conn: psycopg.Connection,
+    settings: GeneratorSettings,
+    rule_set: rules.RuleSet,
+    end: datetime,
+    duration: timedelta,
+    step: timedelta = timedelta(hours=6),
+) -> list[WindowReport]:
+    """Load the ``duration`` of history before ``end`` that the rules look back over, in windows of
+    ``step``, on a database that has nothing older; returns the reports of the windows loaded.
+
+    Resumable: it goes on from the last minute it loaded. A database with data before
+    ``end - duration`` is not new, and is left as it is.
+    """
+    begin = end - duration
+    if duration <= timedelta(0) or loader.loaded_before(conn, begin):
+        return []
+    start = max(begin, loader.last_loaded_minute(conn, end) or begin)
+    reports: list[WindowReport] = []
+    rows, started = 0, time.perf_counter()
+    while start < end:
+        window = Window(start, min(end, start + step))
+        report = run_window(conn, settings, rule_set, window)
+        reports.append(report)
+        rows += report.load.inserted
+        log.info(
+            "warm start: loaded %s, %d rows (%d so far, %.0f%% of the time, %.1fs)",
+            window,
+            report.load.inserted,
+            rows,
+            100 * (window.end - begin) / duration,
+            time.perf_counter() - started,
+        )
+        start = window.end
+    return reports

@@ -25,6 +25,24 @@ MAX_WINDOW_MINUTES = 1440
 MAX_WINDOW_ROWS = 2_000_000  # expected rows per window; more belongs in a backfill of many windows
 TRIGGER_PARAMS = ("window_minutes", *STREAM_FIELDS)
 RULES_FILE_ENV = "BANKING_RULES_FILE"
+# How far back a scheduled run catches up after downtime, and how much history a new database gets.
+CATCH_UP_HOURS_ENV, DEFAULT_CATCH_UP_HOURS = "BANKING_CATCH_UP_HOURS", 24
+WARM_START_DAYS_ENV, DEFAULT_WARM_START_DAYS = "BANKING_WARM_START_DAYS", 7
+SCHEDULED = "scheduled"  # the run type of the runs the scheduler creates on the schedule
+
+
+def duration_setting(name: str, default: float, unit: timedelta, maximum: float) -> timedelta:
+    """A duration from the environment variable ``name`` in ``unit``s (0 turns the feature off)."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else float(default)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= maximum:  # also false for NaN
+        raise SettingsError(
+            f"environment variable {name}: expected a number from 0 to {maximum:g}, got {raw!r}"
+        )
+    return value * unit
 
 
 def warm() -> None:
@@ -101,8 +119,11 @@ def generate(
     interval_start: datetime | None,
     interval_end: datetime | None,
     run_after: datetime | None,
+    run_type: str | None = None,
+    conn_id: str = db.DEFAULT_CONN_ID,
 ) -> dict[str, Any]:
-    """Validate the params, generate the window and return its manifest."""
+    """Validate the params, choose the window (a scheduled run also loads what downtime missed),
+    generate it and return its manifest."""
     unknown = sorted(k for k in params if k not in TRIGGER_PARAMS)
     if unknown:
         raise ParamsError(
@@ -122,6 +143,8 @@ def generate(
     except SettingsError as exc:
         raise ParamsError(str(exc)) from None
     window = run_window(interval_start, interval_end, run_after, minutes)
+    if run_type == SCHEDULED and minutes is None:
+        window = _caught_up(window, settings.rate_per_minute, conn_id)
     expected = settings.rate_per_minute * window.minutes
     if expected > MAX_WINDOW_ROWS:
         raise ParamsError(
@@ -138,6 +161,36 @@ def generate(
         manifest.scenarios or "none",
     )
     return manifest.as_xcom()
+
+
+def _caught_up(interval: Window, rate_per_minute: float, conn_id: str) -> Window:
+    """The scheduled run's window after downtime (see pipeline.catch_up), with what it says logged."""
+    bound = duration_setting(CATCH_UP_HOURS_ENV, DEFAULT_CATCH_UP_HOURS, timedelta(hours=1), 24 * 366)
+    if not bound:
+        return interval
+    max_minutes = MAX_WINDOW_ROWS // rate_per_minute if rate_per_minute > 0 else bound / timedelta(minutes=1)
+    with db.hook_connection(conn_id) as conn:
+        result = pipeline.catch_up(conn, interval, bound, timedelta(minutes=max(1, int(max_minutes))))
+    if result.skipped is not None:
+        log.error(
+            "the stream was down for longer than %s (%s=%g): %s was not loaded and is skipped; to load it: "
+            'make airflow ARGS="backfill create --dag-id banking_transactions --from-date %s --to-date %s '
+            '--max-active-runs 1"',
+            bound,
+            CATCH_UP_HOURS_ENV,
+            bound / timedelta(hours=1),
+            result.skipped,
+            result.skipped.start.isoformat(),
+            result.skipped.end.isoformat(),
+        )
+    if result.missed_minutes:
+        log.warning(
+            "catching up %d missed minute(s): loading %s%s",
+            result.missed_minutes,
+            result.window,
+            f"; still behind by {result.behind}, which the next runs load" if result.behind else "",
+        )
+    return result.window
 
 
 def score(manifest: Mapping[str, Any], conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
@@ -186,6 +239,7 @@ def set_up_schema(reference: datetime, days_ahead: int, conn_id: str = db.DEFAUL
     from banking.loader import ensure_partitions
 
     settings = from_env()
+    duration_setting(WARM_START_DAYS_ENV, DEFAULT_WARM_START_DAYS, timedelta(days=1), 31)  # fail early
     with db.hook_connection(conn_id) as conn:
         applied = schema.apply_migrations(conn)
         roles = schema.ensure_login_roles(conn, os.environ)
@@ -203,6 +257,34 @@ def set_up_schema(reference: datetime, days_ahead: int, conn_id: str = db.DEFAUL
         created,
     )
     return {"applied": applied, "roles": roles, "population_seeded": seeded, "partitions_created": created}
+
+
+def warm_start(reference: datetime, conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
+    """On a new database, load the history the rules look back over, ending at ``reference``'s minute
+    (``BANKING_WARM_START_DAYS``, 0 = off), so every rule and panel works from the first minute."""
+    duration = duration_setting(WARM_START_DAYS_ENV, DEFAULT_WARM_START_DAYS, timedelta(days=1), 31)
+    end = reference.astimezone(UTC).replace(second=0, microsecond=0)
+    settings = from_env()
+    rule_set = rules.load_rules(os.environ.get(RULES_FILE_ENV) or None)
+    started = time.perf_counter()
+    with db.hook_connection(conn_id) as conn:
+        reports = pipeline.warm_start(conn, settings, rule_set, end, duration)
+    rows = sum(r.load.inserted for r in reports)
+    if reports:
+        log.info(
+            "warm start: loaded %d rows of history in %d windows up to %s in %.1fs",
+            rows,
+            len(reports),
+            end.isoformat(),
+            time.perf_counter() - started,
+        )
+    else:
+        log.info(
+            "warm start: nothing to do (%s=%s, or the database already has older data)",
+            WARM_START_DAYS_ENV,
+            duration,
+        )
+    return {"rows": rows, "windows": len(reports), "end": end.isoformat()}
 
 
 def apply_retention(

@@ -20,11 +20,13 @@ def minutes(a: int, b: int) -> Window:
 
 
 # Loaded in this order, as the stream would: history before the range, the range's windows (one of
-# five minutes), and a window that overlaps the range's end only partly (never replayed).
+# five minutes), and a window across the range's end. Loads are kept minute by minute, so a backtest
+# replays the minutes of the range: those of the window across the end that lie inside it too.
 BEFORE = [minutes(i, i + 1) for i in range(5)]
 INSIDE = [minutes(i, i + 1) for i in range(5, 20)] + [minutes(20, 25)]
 PARTIAL = minutes(25, 30)
 RANGE = minutes(5, 27)
+RANGE_MINUTES = 22
 
 TABLES = ("banking_backtest_runs", "banking_backtest_results", "banking_backtest_metrics")
 # Everything the pipeline writes; a backtest must leave all of it alone.

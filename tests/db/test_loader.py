@@ -335,8 +335,8 @@ def test_concurrent_loads_of_the_same_hours_take_turns(
 
 
 def test_retention_keeps_the_hours_equal_to_what_is_left(db: psycopg.Connection, rule_set) -> None:
-    """Days before the cutoff go; a window across the cutoff keeps its minutes before it, and so do
-    the hours; the blacklisted hours follow the rows, whose partition is gone."""
+    """Days before the cutoff go with their partitions, minutes, hours and days: a window loaded
+    across the cutoff keeps only its minutes after it; the blacklisted hours follow the rows."""
     from banking import retention
 
     next_day = NOON.replace(hour=0) + timedelta(days=1)
@@ -353,23 +353,20 @@ def test_retention_keeps_the_hours_equal_to_what_is_left(db: psycopg.Connection,
     result = retention.apply_retention(db, next_day + timedelta(days=1, hours=2), retention_days=1)
     assert result.partitions == [f"banking_data_p{NOON:%Y%m%d}"]
     assert differences(db, ROLLUPS_VS_BELOW) == {}
-    # What is left before the cutoff: the minutes 23:58 and 23:59 of the window across midnight.
-    before = db.execute(
-        "SELECT DISTINCT hour FROM banking_hour_stats WHERE hour < %s", (next_day,)
-    ).fetchall()
-    assert before == [(next_day - timedelta(hours=1),)]
+    for table, column in (("banking_minute_stats", "minute"), ("banking_hour_stats", "hour")):
+        left = db.execute(f"SELECT count(*) FROM {table} WHERE {column} < %s", (next_day,))
+        assert left.fetchone() == (0,), table
     left = db.execute("SELECT count(*) FROM banking_hour_blacklisted WHERE hour < %s", (next_day,))
     assert left.fetchone() == (0,)
     assert differences(db, HOURS_VS_ROWS, since=next_day) == {}
-    assert hours_in(db, "banking_hour_stats") == 3  # 23:00 (what is left), 00:00 and 01:00
-    # The day before the cutoff is its 23:58 and 23:59 now, the day after it is untouched.
+    assert hours_in(db, "banking_hour_stats") == 2  # 00:00 and 01:00
     assert differences(db, DAYS_VS_ROWS, since=next_day) == {}
-    days = db.execute("SELECT day, sum(txns) FROM banking_day_stats GROUP BY 1 ORDER BY 1").fetchall()
-    left = db.execute("SELECT sum(txns) FROM banking_minute_stats WHERE minute < %s", (next_day,))
-    assert days[0] == (next_day - timedelta(days=1), left.fetchone()[0]) and days[1][0] == next_day
-    assert len(days) == 2
+    days = db.execute("SELECT day FROM banking_day_stats GROUP BY 1 ORDER BY 1").fetchall()
+    assert days == [(next_day,)]
     left = db.execute("SELECT count(*) FROM banking_day_blacklisted WHERE day < %s", (next_day,))
     assert left.fetchone() == (0,)
+    audit = db.execute("SELECT min(window_start), sum(rows) FROM banking_batches").fetchone()
+    assert audit == (next_day, db.execute("SELECT count(*) FROM banking_data").fetchone()[0])
 
 
 # --- the daily rollups ------------------------------------------------------------------------------

@@ -1,3 +1,3 @@
--- How many rows a given run already loaded for the window (its audit row), if it did.
-SELECT rows FROM banking_batches
-WHERE window_start = %(start)s AND window_end = %(end)s AND run_id = %(run_id)s;
+-- How many rows and minutes of the range a given run already loaded (its audit rows), if it did.
+SELECT coalesce(sum(rows), 0)::integer, count(*)::integer FROM banking_batches
+WHERE window_start >= %(start)s AND window_end <= %(end)s AND run_id = %(run_id)s;
