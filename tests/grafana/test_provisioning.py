@@ -16,7 +16,7 @@ import yaml
 
 from banking.schema import LOGIN_ROLES
 from grafana import build_dashboard as bd
-from tests.grafana.helpers import ROOT, compose, env_example_names
+from tests.compose.helpers import ROOT, compose, env_example_names
 
 GRAFANA = ROOT / "grafana"
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "banking.yaml"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.grafana.helpers import (
+from tests.compose.helpers import (
     ROOT,
     MissingVariable,
     compose,
