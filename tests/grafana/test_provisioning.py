@@ -94,6 +94,27 @@ def test_dashboard_settings() -> None:
     assert board["templating"] == {"list": []}
 
 
+def test_dashboard_is_code_like_its_provider() -> None:
+    """The provider refuses saves from the UI, so the dashboard offers no edit mode to lose work in."""
+    (provider,) = yaml.safe_load(DASHBOARD_PROVIDERS.read_text(encoding="utf-8"))["providers"]
+    assert provider["allowUiUpdates"] is False and built_dashboard()["editable"] is False
+
+
+def test_precision_and_recall_have_one_format_everywhere() -> None:
+    """Every precision or recall column, on any panel: a fraction shown as a percentage, one decimal."""
+    formats = {}
+    for panel in built_dashboard()["panels"]:
+        for override in panel["fieldConfig"]["overrides"]:
+            name = override["matcher"]["options"]
+            if re.search(r"(precision|recall)$", name):
+                formats[(panel["title"], name)] = {p["id"]: p["value"] for p in override["properties"]}
+    panels = {"Rule precision and recall (injected fraud)", "Backtest: live vs candidate (latest)"}
+    assert {title for title, _ in formats} == panels and len(formats) == 6
+    assert len({json.dumps(f, sort_keys=True) for f in formats.values()}) == 1
+    assert next(iter(formats.values()))["unit"] == "percentunit"
+    assert all("round(" not in p.sql for p in bd.PANELS if p.title in panels), "fractions, rounded on screen"
+
+
 def test_panels_are_valid_and_on_the_grid() -> None:
     panels = built_dashboard()["panels"]
     ids = [p["id"] for p in panels]
