@@ -52,6 +52,26 @@ MIN_INTERVAL = "1m"
 # pixels (which Grafana would use otherwise), so that a month reads hours, not 43,200 minutes.
 TIME_SERIES_MAX_DATA_POINTS = 720
 DECISION_COLORS = {"Approved": "green", "Review": "orange", "Rejected": "red"}
+# Bar chart labels (rule ids, holder names) longer than this are cut with "...".
+BAR_LABEL_MAX_LENGTH = 40
+# Every table column's defaults. Grafana 12.2 keeps the footer per field (custom.footer), no longer in
+# the table's options; no reducers: no footer row.
+_TABLE_FIELD: dict[str, Any] = {
+    "align": "auto",
+    "filterable": True,
+    "inspect": False,
+    "cellOptions": {"type": "auto"},
+    "footer": {"reducers": []},
+}
+# Precision and recall, wherever they are shown: a fraction in SQL, a percentage with one decimal on
+# screen, as a gauge from 0 to 100%.
+_RATIO_FIELD: dict[str, Any] = {
+    "unit": "percentunit",
+    "decimals": 1,
+    "min": 0,
+    "max": 1,
+    "custom.cellOptions": {"type": "gauge", "mode": "basic"},
+}
 
 
 def _sql(text: str) -> str:
@@ -182,6 +202,8 @@ def _stat(
             "orientation": "auto",
             "textMode": "value",
             "wideLayout": True,
+            "showPercentChange": False,
+            "percentChangeColorMode": "standard",
         },
     )
 
@@ -260,6 +282,8 @@ def _barchart(
             "groupWidth": 0.7,
             "xTickLabelRotation": 0,
             "xTickLabelSpacing": 0,
+            "xTickLabelMaxLength": BAR_LABEL_MAX_LENGTH,
+            "fullHighlight": False,
             "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False, "calcs": []},
             "tooltip": {"mode": "single", "sort": "none"},
         },
@@ -285,8 +309,8 @@ def _table(
         "table",
         source,
         description,
-        {"defaults": {"custom": {"align": "auto", "filterable": True}}, "overrides": overrides},
-        {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"]}},
+        {"defaults": {"custom": _TABLE_FIELD}, "overrides": overrides},
+        {"showHeader": True, "cellHeight": "sm", "frameIndex": 0},
     )
 
 
@@ -454,8 +478,16 @@ PANELS: tuple[Panel, ...] = (
         {
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True},
             "pieType": "pie",
+            "sort": "desc",
+            "orientation": "auto",
             "displayLabels": ["percent"],
-            "legend": {"displayMode": "table", "placement": "right", "showLegend": True, "values": ["value"]},
+            "legend": {
+                "displayMode": "table",
+                "placement": "right",
+                "showLegend": True,
+                "values": ["value"],
+                "calcs": [],
+            },
             "tooltip": {"mode": "single", "sort": "none"},
         },
     ),
@@ -545,17 +577,7 @@ PANELS: tuple[Panel, ...] = (
         "hits on injected fraud / all injected fraud transactions in the time range. The last row "
         "scores the Rejected decision as a whole.",
         source=ROLLUP,
-        overrides=[
-            _by_name(
-                name,
-                unit="percentunit",
-                decimals=1,
-                min=0,
-                max=1,
-                **{"custom.cellOptions": {"type": "gauge", "mode": "basic"}},
-            )
-            for name in ("precision", "recall")
-        ],
+        overrides=[_by_name(name, **_RATIO_FIELD) for name in ("precision", "recall")],
     ),
     # Row 5: the rows behind the numbers.
     _table(
@@ -635,9 +657,8 @@ PANELS: tuple[Panel, ...] = (
                    l.rejected AS live_rejected, c.rejected AS candidate_rejected,
                    l.true_positives AS live_true_positives, c.true_positives AS candidate_true_positives,
                    l.fraud_total,
-                   round(l."precision"::numeric, 3) AS live_precision,
-                   round(c."precision"::numeric, 3) AS candidate_precision,
-                   round(l.recall::numeric, 3) AS live_recall, round(c.recall::numeric, 3) AS candidate_recall
+                   l."precision" AS live_precision, c."precision" AS candidate_precision,
+                   l.recall AS live_recall, c.recall AS candidate_recall
             FROM banking_backtest_metrics l
             JOIN banking_backtest_metrics c
               ON c.backtest_id = l.backtest_id AND c.variant = 'candidate' AND c.rule_id = l.rule_id
@@ -652,10 +673,17 @@ PANELS: tuple[Panel, ...] = (
         "rejections, injected fraud caught, precision and recall of the live rules and the candidate. "
         "Not filtered by the time range: a backtest has its own range.",
         source=BACKTEST,
-        overrides=[],
+        overrides=[
+            _by_name(f"{variant}_{ratio}", **_RATIO_FIELD)
+            for ratio in ("precision", "recall")
+            for variant in ("live", "candidate")
+        ],
     ),
 )
 
+# "Pipeline stalled" reads this age when banking_batches is empty (no window ever loaded): above any
+# sensible threshold (about 32 years), so the rule fires instead of reading 0 or no data.
+NEVER_LOADED_SECONDS = 1_000_000_000
 ALERT_GROUP = "banking-fraud"
 ALERT_INTERVAL = "1m"
 ALERT_RULES: tuple[AlertRule, ...] = (
@@ -704,16 +732,20 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         title="Pipeline stalled",
         sql=_sql(
             """
-            SELECT coalesce(extract(epoch FROM now() - max(finished_at)), 0) AS seconds_since_last_load
+            SELECT coalesce(extract(epoch FROM now() - max(finished_at)), {never}) AS seconds_since_last_load
             FROM banking_batches
             """
-        ),
+        ).format(never=NEVER_LOADED_SECONDS),
         threshold=300,
         env_var="BANKING_ALERT_MAX_LOAD_AGE_SECONDS",
         lookback_seconds=600,
         pending="1m",
-        summary="No window loaded for {{ humanizeDuration $values.B.Value }}",
-        description="banking_transactions loads a window every minute; check its runs in Airflow.",
+        summary=(
+            f"{{{{ if ge $values.B.Value {NEVER_LOADED_SECONDS}.0 }}}}No window has been loaded yet"
+            "{{ else }}No window loaded for {{ humanizeDuration $values.B.Value }}{{ end }}"
+        ),
+        description="banking_transactions loads a window every minute; check its runs in Airflow. "
+        "Fires too when no window has ever been loaded.",
     ),
 )
 
@@ -729,7 +761,9 @@ def dashboard() -> dict[str, Any]:
         "description": "Generated by grafana/build_dashboard.py; edit that file, not this one.",
         "tags": ["banking", "fraud", "airflow"],
         "timezone": "utc",
-        "editable": True,
+        # Dashboards as code: the provider refuses saves from the UI (allowUiUpdates: false), so the
+        # dashboard offers no edit mode whose changes would be lost.
+        "editable": False,
         "graphTooltip": 1,
         "fiscalYearStartMonth": 0,
         "liveNow": False,

@@ -16,12 +16,14 @@ import yaml
 
 from banking.schema import LOGIN_ROLES
 from grafana import build_dashboard as bd
-from tests.grafana.helpers import ROOT, compose, env_example_names
+from tests.compose.helpers import ROOT, compose, env_example_names
 
 GRAFANA = ROOT / "grafana"
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "banking.yaml"
 DASHBOARD_PROVIDERS = GRAFANA / "provisioning" / "dashboards" / "banking.yaml"
 RENDER_ALERTS = ROOT / "docker" / "grafana" / "render-alerts.sh"
+PREPARE_PROVISIONING = ROOT / "docker" / "grafana" / "prepare-provisioning.sh"
+WEBHOOK = GRAFANA / "notifications" / "webhook.yaml"
 # Grafana's built-in visualizations (no plugin to install).
 BUILT_IN_PANELS = {
     "alertlist", "annolist", "barchart", "bargauge", "candlestick", "canvas", "dashlist", "datagrid",
@@ -90,6 +92,27 @@ def test_dashboard_settings() -> None:
     assert board["time"] == {"from": "now-1h", "to": "now"} and board["refresh"] == "1m"
     assert isinstance(board["schemaVersion"], int) and board["schemaVersion"] >= 36
     assert board["templating"] == {"list": []}
+
+
+def test_dashboard_is_code_like_its_provider() -> None:
+    """The provider refuses saves from the UI, so the dashboard offers no edit mode to lose work in."""
+    (provider,) = yaml.safe_load(DASHBOARD_PROVIDERS.read_text(encoding="utf-8"))["providers"]
+    assert provider["allowUiUpdates"] is False and built_dashboard()["editable"] is False
+
+
+def test_precision_and_recall_have_one_format_everywhere() -> None:
+    """Every precision or recall column, on any panel: a fraction shown as a percentage, one decimal."""
+    formats = {}
+    for panel in built_dashboard()["panels"]:
+        for override in panel["fieldConfig"]["overrides"]:
+            name = override["matcher"]["options"]
+            if re.search(r"(precision|recall)$", name):
+                formats[(panel["title"], name)] = {p["id"]: p["value"] for p in override["properties"]}
+    panels = {"Rule precision and recall (injected fraud)", "Backtest: live vs candidate (latest)"}
+    assert {title for title, _ in formats} == panels and len(formats) == 6
+    assert len({json.dumps(f, sort_keys=True) for f in formats.values()}) == 1
+    assert next(iter(formats.values()))["unit"] == "percentunit"
+    assert all("round(" not in p.sql for p in bd.PANELS if p.title in panels), "fractions, rounded on screen"
 
 
 def test_panels_are_valid_and_on_the_grid() -> None:
@@ -196,10 +219,12 @@ def test_datasource_provisioning() -> None:
 
 def test_grafana_gets_every_variable_its_provisioning_reads() -> None:
     environment = grafana_service()["environment"]
-    values = json.dumps(yaml.safe_load(DATASOURCES.read_text(encoding="utf-8")))  # values, not comments
+    values = json.dumps(  # values, not comments
+        [yaml.safe_load(path.read_text(encoding="utf-8")) for path in (DATASOURCES, WEBHOOK)]
+    )
     used = {a or b for a, b in ENV_REFERENCE.findall(values)}
     used |= {r.env_var for r in bd.ALERT_RULES}
-    assert used and used <= set(environment)
+    assert "BANKING_ALERT_WEBHOOK_URL" in used and used <= set(environment)
     assert used <= env_example_names()
 
 
@@ -288,3 +313,74 @@ def test_render_alerts_writes_thresholds_from_the_environment() -> None:
 def test_render_alerts_refuses_what_is_not_a_number(value: str) -> None:
     result = render_alerts(BANKING_ALERT_REJECTION_RATE=value)
     assert result.returncode != 0 and "BANKING_ALERT_REJECTION_RATE" in result.stderr
+
+
+# --- where alerts go: the webhook contact point, off unless its URL is set -------------------------
+
+
+def prepare_provisioning(dst: Path, **environ: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BANKING_ALERT_")} | environ
+    return subprocess.run(
+        ["sh", str(PREPARE_PROVISIONING), str(GRAFANA / "provisioning"), str(WEBHOOK.parent), str(dst)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def provisioned_files(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_webhook_contact_point_and_policy() -> None:
+    document = yaml.safe_load(WEBHOOK.read_text(encoding="utf-8"))
+    assert document["apiVersion"] == 1
+    (point,) = document["contactPoints"]
+    (receiver,) = point["receivers"]
+    assert point["orgId"] == 1 and receiver["type"] == "webhook" and receiver["uid"]
+    assert receiver["settings"] == {"url": "${BANKING_ALERT_WEBHOOK_URL}", "httpMethod": "POST"}
+    (policy,) = document["policies"]
+    assert policy["orgId"] == 1 and policy["receiver"] == point["name"]
+    assert {"alertname", "grafana_folder"} <= set(policy["group_by"])
+    for key in ("group_wait", "group_interval", "repeat_interval"):
+        assert re.fullmatch(r"\d+[smh]", policy[key]), key
+    # Grafana would refuse to start on a webhook without a URL: nothing it always loads names one.
+    always = json.dumps([yaml.safe_load(p.read_text()) for p in (GRAFANA / "provisioning").rglob("*.yaml")])
+    assert "BANKING_ALERT_WEBHOOK_URL" not in always and "contactPoints" not in always
+
+
+def test_no_webhook_url_provisions_no_contact_point(tmp_path: Path) -> None:
+    for environ in ({}, {"BANKING_ALERT_WEBHOOK_URL": ""}):
+        dst = tmp_path / f"unset-{len(environ)}"
+        result = prepare_provisioning(dst, **environ)
+        assert result.returncode == 0, result.stderr
+        assert provisioned_files(dst) == provisioned_files(GRAFANA / "provisioning")
+
+
+def test_webhook_url_adds_the_contact_point_and_policy(tmp_path: Path) -> None:
+    url = "https://hooks.example.com/services/T0/B0/secret-token"
+    result = prepare_provisioning(tmp_path, BANKING_ALERT_WEBHOOK_URL=url, BANKING_ALERT_REJECTION_RATE="0.2")
+    assert result.returncode == 0, result.stderr
+    files = provisioned_files(tmp_path)
+    expected = provisioned_files(GRAFANA / "provisioning")
+    assert set(files) == set(expected) | {"alerting/banking-notifications.yaml"}
+    assert files["alerting/banking-notifications.yaml"] == WEBHOOK.read_text()
+    assert url not in "".join(files.values()), "Grafana reads the URL from its environment"
+    assert files["alerting/banking.yaml"] == render_alerts(BANKING_ALERT_REJECTION_RATE="0.2").stdout
+
+
+@pytest.mark.parametrize("url", ["hooks.example.com/s3cret", "ftp://example.com/s3cret", "http://"])
+def test_a_webhook_url_that_is_not_http_stops_the_start(tmp_path: Path, url: str) -> None:
+    result = prepare_provisioning(tmp_path, BANKING_ALERT_WEBHOOK_URL=url)
+    assert result.returncode != 0 and "BANKING_ALERT_WEBHOOK_URL" in result.stderr
+    assert "s3cret" not in result.stderr, "the URL may carry a token: not printed"
+
+
+def test_compose_entrypoint_prepares_from_the_mounted_folders() -> None:
+    mounts = dict(volume.split(":")[:2] for volume in grafana_service()["volumes"] if volume.startswith("./"))
+    entrypoint = (ROOT / "docker" / "grafana" / "entrypoint.sh").read_text()
+    call = re.search(r'prepare-provisioning\.sh" \\\s+(\S+) (\S+) "\$dst"', entrypoint)
+    assert call, "entrypoint.sh runs prepare-provisioning.sh"
+    assert (mounts["./grafana/provisioning"], mounts["./grafana/notifications"]) == (call[1], call[2])
+    assert mounts["./docker/grafana"] == "/opt/banking/grafana"

@@ -21,8 +21,8 @@ from scripts import embedded_postgres
 from banking import pipeline, rules, schema
 from banking.model import Window
 from grafana import build_dashboard as bd
+from tests.compose.helpers import ROOT
 from tests.conftest import DAY, SMALL
-from tests.grafana.helpers import ROOT
 from tests.grafana.macros import TimeRange, expand
 
 PSQL_BIN = Path(pgserver.__file__).parent / "pginstall" / "bin"

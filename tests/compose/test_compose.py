@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.grafana.helpers import (
+from tests.compose.helpers import (
     ROOT,
     MissingVariable,
     compose,
@@ -265,6 +265,7 @@ def test_airflow_init_sets_everything_up() -> None:
         ("bash", "docker/postgres/init-databases.sh"),
         ("sh", "docker/grafana/entrypoint.sh"),
         ("sh", "docker/grafana/render-alerts.sh"),
+        ("sh", "docker/grafana/prepare-provisioning.sh"),
     ],
 )
 def test_shell_scripts_parse(shell: str, script: str) -> None:
