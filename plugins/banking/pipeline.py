@@ -205,7 +205,7 @@ def warm_start(
     rule_set: rules.RuleSet,
     end: datetime,
     duration: timedelta,
-    step: timedelta = timedelta(hours=6),
+    step: timedelta = timedelta(days=1),
 ) -> list[WindowReport]:
     """Load the ``duration`` of history before ``end`` that the rules look back over, in windows of
     ``step``, on a database that has nothing older; returns the reports of the windows loaded.

@@ -31,6 +31,7 @@ def airflow_env(home: Path, conn_uri: str | None) -> dict[str, str]:
         BANKING_N_ACCOUNTS="300",
         BANKING_N_MERCHANTS="120",
         BANKING_SEED="7",
+        BANKING_WARM_START_DAYS="0",  # tests that want the warm start set it themselves
     )
     if conn_uri:
         env["AIRFLOW_CONN_BANKING_DB"] = conn_uri

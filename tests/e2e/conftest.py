@@ -19,7 +19,12 @@ from scripts.e2e_stack import Stack
 from banking.settings import GeneratorSettings
 
 # The small population of the other DAG tests: quick runs, the same shape of data.
-POPULATION = {"BANKING_SEED": "7", "BANKING_N_ACCOUNTS": "300", "BANKING_N_MERCHANTS": "120"}
+POPULATION = {
+    "BANKING_SEED": "7",
+    "BANKING_N_ACCOUNTS": "300",
+    "BANKING_N_MERCHANTS": "120",
+    "BANKING_WARM_START_DAYS": "0",
+}
 SETTINGS = GeneratorSettings(seed=7, n_accounts=300, n_merchants=120)
 WORKERS = 2
 
