@@ -210,3 +210,46 @@ def test_corrupt_population_cache_is_rebuilt(
         assert json.loads(cache.read_text())["accounts"], "the rebuilt population is cached again"
     finally:
         population._population.cache_clear()
+
+
+def test_postgres_restarted_during_a_catch_up(own_server: Path) -> None:
+    """The first scheduled run after downtime loads six missed minutes; PostgreSQL stops half-way
+    through its COPY: no minute of the catch-up is there, the earlier one is untouched; the retry
+    loads them all, and the next scheduled run goes on from there."""
+    data = own_server
+    first = tasks.generate(params(), NOON, NOON + timedelta(minutes=1), None, tasks.SCHEDULED)
+    tasks.score(first)
+    tasks.load(first, "scheduled__first")
+    catch_up = tasks.generate(
+        params(rate_per_minute=BIG_RATE),
+        NOON + timedelta(minutes=6),
+        NOON + timedelta(minutes=7),
+        None,
+        tasks.SCHEDULED,
+    )
+    window = window_of(catch_up)
+    assert (window.start, window.end) == (NOON + timedelta(minutes=1), NOON + timedelta(minutes=7))
+    tasks.score(catch_up)
+    with start(data) as conn:
+        with copy_blocked_mid_window(conn.info.dsn, catch_up):
+            load = Background(tasks.load, catch_up, "scheduled__catch_up")
+            assert wait_for_blocked_copy(conn, "banking").tuples_processed > 0
+            stop(data)
+            load.join()
+    assert isinstance(load.error, psycopg.OperationalError), load.error
+    with start(data) as conn:
+        assert conn.execute("SELECT window_start, loads FROM banking_batches").fetchall() == [(NOON, 1)]
+        assert conn.execute(
+            'SELECT count(*) FROM banking_data WHERE "timestamp" >= %s', (window.start,)
+        ).fetchone() == (0,)
+        tasks.load(catch_up, "scheduled__catch_up")
+        after = tasks.generate(
+            params(), NOON + timedelta(minutes=9), NOON + timedelta(minutes=10), None, tasks.SCHEDULED
+        )
+        assert window_of(after).start == NOON + timedelta(minutes=7)
+        tasks.score(after)
+        tasks.load(after, "scheduled__after")
+        minutes = conn.execute("SELECT window_start, loads FROM banking_batches ORDER BY 1").fetchall()
+        assert minutes == [(NOON + timedelta(minutes=i), 1) for i in range(10)]
+        rows = conn.execute("SELECT count(*), count(DISTINCT uniq_id) FROM banking_data").fetchone()
+        assert rows[0] == rows[1] == first["rows"] + catch_up["rows"] + after["rows"]
