@@ -686,7 +686,7 @@ def measure(
         run_seconds += (_ts(run["end_date"]) - _ts(run["start_date"])).total_seconds()
         with stack.banking() as conn:
             (loaded,) = conn.execute(
-                "SELECT rows FROM banking_batches WHERE run_id = %s", (run["dag_run_id"],)
+                "SELECT sum(rows) FROM banking_batches WHERE run_id = %s", (run["dag_run_id"],)
             ).fetchone()
         rows += loaded
         say(f"run {i + 1}/{runs}: {loaded} rows; task seconds so far {json.dumps(task_seconds)}")

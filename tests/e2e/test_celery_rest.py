@@ -36,14 +36,16 @@ def test_the_run_succeeds_with_its_conf(rest_run: dict[str, Any]) -> None:
 def test_the_rows_arrived(celery_stack: Stack, rest_run: dict[str, Any]) -> None:
     expected = SETTINGS.with_overrides({k: v for k, v in CONF.items() if k != "window_minutes"})
     with celery_stack.banking() as conn:
+        # One audit row per minute of the window, all loaded by this run.
         batches = conn.execute(
-            "SELECT window_start, window_end, rows, injected_fraud, settings_digest, loads "
+            "SELECT min(window_start), max(window_end), sum(rows), sum(injected_fraud), "
+            "array_agg(DISTINCT settings_digest), max(loads), count(*) "
             "FROM banking_batches WHERE run_id = %s",
             (rest_run["dag_run_id"],),
-        ).fetchall()
-        assert len(batches) == 1, batches
-        start, end, rows, injected, digest, loads = batches[0]
-        assert (start, end) == WINDOW
+        ).fetchone()
+        start, end, rows, injected, digests, loads, minutes = batches
+        assert (start, end, minutes) == (*WINDOW, 3), batches
+        [digest] = digests
         # The settings digest covers the population and the conf: the worker used exactly these.
         assert digest == expected.digest
         assert loads == 1
@@ -53,7 +55,7 @@ def test_the_rows_arrived(celery_stack: Stack, rest_run: dict[str, Any]) -> None
         stored = conn.execute(
             'SELECT count(*), count(DISTINCT uniq_id), min("timestamp") >= %s, max("timestamp") < %s, '
             "count(*) FILTER (WHERE fraud_scenario IS NOT NULL) FROM banking_data "
-            "WHERE window_start = %s AND window_end = %s",
+            'WHERE "timestamp" >= %s AND "timestamp" < %s',
             (start, end, start, end),
         ).fetchone()
         assert stored == (rows, rows, True, True, injected)
