@@ -2,9 +2,9 @@
 
 A backtest replays every loaded window (a ``banking_batches`` row) that lies inside the range
 ``[start, end)``, in window order, exactly as the live score task scored it: the window's stored
-transactions are rebuilt from ``banking_data``, the accounts' history before the window is read
-with the candidate's look-back, and ``rules.score_batch`` decides (``pipeline.score_transactions``, the
-live rules engine). Windows that overlap the range only partly are skipped, because a part of a window does not
+rows are read from ``banking_data`` as the engine's columns, the accounts' history before the window
+is read with the candidate's look-back (``history.read_history``, as the live score task reads it),
+and ``scoring.score_columns`` decides, the same engine the live pipeline calls. Windows that overlap the range only partly are skipped, because a part of a window does not
 score like the whole one. The history is what ``banking_data`` holds now, which is what the live
 scoring saw as long as the windows were loaded in window order (the stream, or an ordered backfill).
 
@@ -34,12 +34,25 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
-from banking import db, paths, pipeline, rules
+from banking import db, paths, rules
+from banking.batch import COUNTRY_CODES, IdIndex
 from banking.db import sql, sql_statements
-from banking.model import REJECTED, REVIEW, Transaction, Window
+from banking.history import read_history
+from banking.model import (
+    CARD_NOT_PRESENT,
+    MERCHANT_CATEGORIES,
+    REJECTED,
+    REVIEW,
+    TRANS_TYPES,
+    RuleHit,
+    Window,
+    micros,
+)
+from banking.scoring import Columns, Scores, score_columns
 from banking.tasks import ParamsError
 
 log = logging.getLogger(__name__)
@@ -54,32 +67,6 @@ VARIANTS = (LIVE, CANDIDATE)
 OVERALL = "*"  # the rule_id of the overall metrics
 
 _BACKTEST_ID = re.compile(BACKTEST_ID_PATTERN)
-# Columns of backtest/chunk_rows.sql that rebuild a model.Transaction (the generated fields).
-_TX_FIELDS = (
-    "uniq_id",
-    "timestamp",
-    "window_start",
-    "window_end",
-    "trans_type",
-    "channel",
-    "amount_cents",
-    "currency",
-    "amount_crr_cents",
-    "account_id",
-    "account_holder_name",
-    "account_blacklisted",
-    "home_country",
-    "card_ref",
-    "card_id",
-    "card_type",
-    "card_presense",
-    "merchant_id",
-    "merchant_name",
-    "merchant_category",
-    "country",
-    "city",
-    "fraud_scenario",
-)
 
 
 class BacktestInputError(ParamsError):
@@ -461,18 +448,17 @@ def _replay(conn: psycopg.Connection, spec: BacktestSpec, the_plan: Plan, board:
             records = stored.get((w.start, w.end))
             if not records:
                 continue
-            batch = [Transaction(**{f: r[f] for f in _TX_FIELDS}) for r in records]
-            pipeline.score_transactions(conn, batch, w, spec.rule_set)
-            for r, tx in zip(records, batch, strict=True):
+            scores = score_stored_window(conn, w, records, spec.rule_set)
+            for i, r in enumerate(records):
                 live_versions.add(r["rule_set_version"])
-                live_hits = [h["rule"] for h in r["rule_hits"]]
+                hits = scores.hits(i)
                 board.add(
-                    (r["decision"], live_hits),
-                    (tx.decision, [h.rule_id for h in tx.rule_hits]),
-                    tx.amount_cents,
-                    tx.fraud_scenario is not None,
+                    (r["decision"], [h["rule"] for h in r["rule_hits"]]),
+                    (scores.decision_name(i), [h.rule_id for h in hits]),
+                    r["amount_cents"],
+                    r["fraud_scenario"] is not None,
                 )
-                results.append(_result_row(spec.backtest_id, tx, r["decision"], r["risk_score"]))
+                results.append(_result_row(spec.backtest_id, r, scores, i, hits))
         with conn.transaction(), conn.cursor() as cur, cur.copy(sql("backtest/copy_results")) as copy:
             for row in results:
                 copy.write_row(row)
@@ -509,24 +495,85 @@ def _read_chunk(
     return grouped
 
 
-def _result_row(backtest_id: str, tx: Transaction, live_decision: str, live_risk_score: int) -> tuple:
-    """A row of backtest/copy_results.sql."""
-    hits = [{"rule": h.rule_id, "score": h.score, "explanation": h.explanation} for h in tx.rule_hits]
+def score_stored_window(
+    conn: psycopg.Connection, window: Window, records: list[dict[str, Any]], rule_set: rules.RuleSet
+) -> Scores:
+    """Score a stored window's rows (in (timestamp, uniq_id) order) as the live score task scores a
+    generated one: columns keyed like the history read before the window, then ``score_columns``."""
+    accounts = IdIndex.of(sorted({r["account_id"] for r in records}))
+    cards = IdIndex.of(sorted({r["card_ref"] for r in records}))
+    rows = stored_columns(records, accounts, cards)
+    since = window.start - rule_set.lookback
+    account_ids = [r["account_id"] for r in records]
+    past = read_history(conn, account_ids, accounts, cards, since, window.start, rows.countries)
+    return score_columns(rows, past, rule_set)
+
+
+def stored_columns(records: list[dict[str, Any]], accounts: IdIndex, cards: IdIndex) -> Columns:
+    """The engine's columns of stored rows; codes outside the model's lists get names of their own."""
+    countries = _Codes(COUNTRY_CODES)
+    trans_types = _Codes(TRANS_TYPES)
+    categories = _Codes(MERCHANT_CATEGORIES)
+    n = len(records)
+
+    def ids(name: str) -> np.ndarray:
+        return np.array([r[name].bytes for r in records], dtype="S16")
+
+    def column(name: str, dtype: Any, codes: _Codes | None = None) -> np.ndarray:
+        values = (r[name] for r in records)
+        return np.fromiter(values if codes is None else map(codes.index, values), dtype, n)
+
+    return Columns(
+        t_us=np.fromiter((micros(r["timestamp"]) for r in records), np.int64, n),
+        account=accounts.positions_of(ids("account_id")),
+        card=cards.positions_of(ids("card_ref")),
+        amount_cents=column("amount_cents", np.int64),
+        country=column("country", np.int32, countries),
+        home_country=column("home_country", np.int32, countries),
+        trans_type=column("trans_type", np.int16, trans_types),
+        card_present=np.fromiter((r["card_presense"] != CARD_NOT_PRESENT for r in records), bool, n),
+        category=column("merchant_category", np.int16, categories),
+        blacklisted=column("account_blacklisted", bool),
+        countries=countries.names(),
+        trans_type_names=trans_types.names(),
+        category_names=categories.names(),
+    )
+
+
+class _Codes(dict[str, int]):
+    """Positions of names in a list that starts with ``known``; a new name is appended."""
+
+    def __init__(self, known: tuple[str, ...]):
+        super().__init__((name, i) for i, name in enumerate(known))
+
+    def index(self, name: str) -> int:
+        code = self.get(name)
+        if code is None:
+            code = self[name] = len(self)
+        return code
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self)
+
+
+def _result_row(backtest_id: str, r: dict[str, Any], scores: Scores, i: int, hits: list[RuleHit]) -> tuple:
+    """A row of backtest/copy_results.sql: the stored row with the candidate's verdict (row i of scores)."""
+    hit_json = [{"rule": h.rule_id, "score": h.score, "explanation": h.explanation} for h in hits]
     return (
         backtest_id,
-        tx.timestamp,
-        tx.uniq_id,
-        tx.window_start,
-        tx.window_end,
-        Decimal(tx.amount_cents).scaleb(-2),
-        tx.fraud_scenario,
-        live_decision,
-        live_risk_score,
-        tx.decision,
-        tx.risk_score,
-        tx.rules_triggered,
-        tx.rules_explanation,
-        json.dumps(hits, ensure_ascii=False, separators=(",", ":")),
+        r["timestamp"],
+        r["uniq_id"],
+        r["window_start"],
+        r["window_end"],
+        Decimal(r["amount_cents"]).scaleb(-2),
+        r["fraud_scenario"],
+        r["decision"],
+        r["risk_score"],
+        scores.decision_name(i),
+        int(scores.risk_score[i]),
+        scores.rules_triggered(i),
+        scores.rules_explanation(i),
+        json.dumps(hit_json, ensure_ascii=False, separators=(",", ":")),
     )
 
 

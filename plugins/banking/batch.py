@@ -1,8 +1,7 @@
 """A window's transactions as columns: NumPy arrays indexing into the population's tables.
 
 The generator draws a :class:`Batch`, the rules score its columns, and the loader encodes it for
-COPY, without building one Python object per transaction. :meth:`Batch.transactions` gives the
-same rows as :class:`~banking.model.Transaction` objects where code wants them (tests, the logs).
+COPY, without building one Python object per transaction.
 """
 
 from __future__ import annotations
@@ -16,15 +15,9 @@ import numpy as np
 
 from banking.countries import COUNTRIES
 from banking.model import (
-    CARD_NOT_PRESENT,
-    CARD_PRESENT,
-    CHANNELS,
     MERCHANT_CATEGORIES,
     SCENARIOS,
-    TRANS_TYPES,
-    Transaction,
     Window,
-    from_micros,
 )
 from banking.population import Card, Population
 
@@ -205,55 +198,3 @@ class Batch:
     def scenario_counts(self) -> dict[str, int]:
         counts = np.bincount(self.scenario[self.scenario >= 0], minlength=len(SCENARIOS))
         return {label: int(n) for label, n in zip(SCENARIOS, counts, strict=True) if n}
-
-    def transactions(self) -> list[Transaction]:
-        """The rows as Transaction objects (unscored)."""
-        pop = self.tables.population
-        accounts, merchants, cards = pop.accounts, pop.merchants, self.tables.cards
-        w = self.window
-        ids = self.uniq.tobytes()
-        rows = []
-        for i, (t, tt, ch, amount, crr, a, c, m, present, sc) in enumerate(
-            zip(
-                self.t_us.tolist(),
-                self.trans_type.tolist(),
-                self.channel.tolist(),
-                self.amount_cents.tolist(),
-                self.amount_crr_cents.tolist(),
-                self.account.tolist(),
-                self.card.tolist(),
-                self.merchant.tolist(),
-                self.present.tolist(),
-                self.scenario.tolist(),
-                strict=True,
-            )
-        ):
-            account, card, merchant = accounts[a], cards[c], merchants[m]
-            rows.append(
-                Transaction(
-                    uniq_id=UUID(bytes=ids[16 * i : 16 * i + 16]),
-                    timestamp=from_micros(t),
-                    window_start=w.start,
-                    window_end=w.end,
-                    trans_type=TRANS_TYPES[tt],
-                    channel=CHANNELS[ch],
-                    amount_cents=amount,
-                    currency=account.currency,
-                    amount_crr_cents=crr,
-                    account_id=account.account_id,
-                    account_holder_name=account.holder_name,
-                    account_blacklisted=account.blacklisted,
-                    home_country=account.home_country,
-                    card_ref=card.card_ref,
-                    card_id=card.masked_pan,
-                    card_type=card.card_type,
-                    card_presense=CARD_PRESENT if present else CARD_NOT_PRESENT,
-                    merchant_id=merchant.merchant_id,
-                    merchant_name=merchant.name,
-                    merchant_category=merchant.category,
-                    country=merchant.country,
-                    city=merchant.city,
-                    fraud_scenario=SCENARIOS[sc] if sc >= 0 else None,
-                )
-            )
-        return rows

@@ -25,7 +25,6 @@ from banking.model import (
     MERCHANT_CATEGORIES,
     SCENARIOS,
     TRANS_TYPES,
-    Transaction,
     Window,
     micros,
 )
@@ -81,11 +80,6 @@ _RATE = np.array([COUNTRIES[c].units_per_usd for c in COUNTRY_CODES])
 _CHANNEL = {c: i for i, c in enumerate(CHANNELS)}
 _SCENARIO_SHARE = np.array([share for _, share, _ in SCENARIO_MIX]) / sum(s for _, s, _ in SCENARIO_MIX)
 _MEAN_INCIDENT_SIZE = float(_SCENARIO_SHARE @ np.array([size for _, _, size in SCENARIO_MIX]))
-
-
-def generate_window(settings: GeneratorSettings, window: Window) -> list[Transaction]:
-    """All transactions of ``window`` as objects, sorted by (timestamp, uniq_id)."""
-    return generate_batch(settings, window).transactions()
 
 
 def generate_batch(settings: GeneratorSettings, window: Window) -> Batch:

@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from banking import loader, rules
+from banking import history, loader, rules
 from banking.batch import COUNTRY_CODES, Batch
 from banking.generator import generate_batch
-from banking.history import load_history, read_history_columns
 from banking.loader import BatchSummary, LoadResult
-from banking.model import Transaction, Window
+from banking.model import Window
 from banking.scoring import HistoryColumns, Scores, score_columns
 from banking.settings import GeneratorSettings
 
@@ -100,29 +99,14 @@ def score(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> Sc
     return score_columns(batch.scoring_columns(), read_history(conn, batch, rule_set), rule_set)
 
 
-def score_transactions(
-    conn: psycopg.Connection, rows: list[Transaction], window: Window, rule_set: rules.RuleSet
-) -> rules.ScoreSummary:
-    """Score transaction objects in place against the history before ``window`` (backtests)."""
-    history = load_history(conn, (t.account_id for t in rows), window.start - rule_set.lookback, window.start)
-    return rules.score_batch(rows, history, rule_set)
-
-
 def read_history(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> HistoryColumns:
     """The earlier transactions of the batch's accounts that the rules can see, as columns keyed like
     the batch (population indices; ids or countries outside the population get keys of their own)."""
     tables = batch.tables
-    since, until = batch.window.start - rule_set.lookback, batch.window.start
     accounts = [tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()]
-    past = read_history_columns(conn, accounts, since, until, COUNTRY_CODES)
-    return HistoryColumns(
-        t_us=past.t_us,
-        account=tables.account_ids.positions_of(past.account),
-        card=tables.card_ids.positions_of(past.card),
-        amount_cents=past.amount_cents,
-        country=past.country,
-        since=since,
-        until=until,
+    since, until = batch.window.start - rule_set.lookback, batch.window.start
+    return history.read_history(
+        conn, accounts, tables.account_ids, tables.card_ids, since, until, COUNTRY_CODES
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import random
 import uuid
@@ -110,9 +109,6 @@ class Population:
     merchants: tuple[Merchant, ...]
     blacklist: tuple[BlacklistEntry, ...]
     account_cum_weights: tuple[float, ...]
-    # merchants per (country, category), for fast sampling
-    merchants_by_place: dict[tuple[str, str], tuple[Merchant, ...]]
-    blacklisted_accounts: tuple[Account, ...]
 
     @property
     def cards(self) -> list[Card]:
@@ -238,9 +234,6 @@ def _assemble(
     version: str, accounts: list[Account], merchants: list[Merchant], blacklist: list[BlacklistEntry]
 ) -> Population:
     """The population with its sampling tables."""
-    by_place: dict[tuple[str, str], list[Merchant]] = {}
-    for m in merchants:
-        by_place.setdefault((m.country, m.category), []).append(m)
     # Blacklisted accounts are partly blocked: they transact about half as often on their own.
     weights = [a.activity * (0.5 if a.blacklisted else 1.0) for a in accounts]
     return Population(
@@ -249,8 +242,6 @@ def _assemble(
         merchants=tuple(merchants),
         blacklist=tuple(blacklist),
         account_cum_weights=tuple(accumulate(weights)),
-        merchants_by_place={k: tuple(v) for k, v in by_place.items()},
-        blacklisted_accounts=tuple(a for a in accounts if a.blacklisted),
     )
 
 
@@ -356,8 +347,3 @@ def mask_pan(pan: str) -> str:
     """Keep the first six and last four digits, as PCI DSS allows for display: 411111******1234."""
     digits = "".join(ch for ch in pan if ch.isdigit())
     return digits[:6] + "*" * max(len(digits) - 10, 0) + digits[-4:]
-
-
-def lognormal_amount_cents(rng: random.Random, median: float, sigma: float, factor: float = 1.0) -> int:
-    """A positive amount in cents, log-normal around ``median`` USD."""
-    return max(1, round(100 * median * factor * math.exp(rng.gauss(0.0, sigma))))

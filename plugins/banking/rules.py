@@ -1,10 +1,8 @@
-"""The fraud rules: load and validate a rule set; ``score_batch`` scores Transaction objects with it.
+"""The fraud rules' configuration: load and validate a rule set.
 
-Pure Python and NumPy: no Airflow, no database. The caller loads the rule set (``load_rules``), the
-account history that precedes the window (``RuleSet.lookback`` says how far back) and the window's
-transactions, and ``score_batch`` fills in the scoring fields of every transaction in place. The
-rules themselves are evaluated by ``banking.scoring`` (vectorised over columns; the pipeline may
-call ``scoring.score_columns`` directly).
+Pure Python: no Airflow, no database. The caller loads the rule set (``load_rules``), the account
+history that precedes the window (``RuleSet.lookback`` says how far back) and the window's rows,
+and ``banking.scoring.score_columns`` evaluates the rules over them (vectorised over columns).
 
 Scoring is online and deterministic: transactions are processed in (timestamp, uniq_id) order,
 exactly as if they arrived one by one, so a rule sees the account's history plus the batch's
@@ -35,8 +33,6 @@ from banking.model import (
     REJECTED,
     REVIEW,
     TRANS_TYPES,
-    History,
-    Transaction,
 )
 
 NO_HITS_EXPLANATION = "No rules triggered: within all limits"
@@ -585,16 +581,3 @@ class ScoreSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "flagged": self.flagged, "mean_risk_score": round(self.mean_risk_score, 3)}
-
-
-def score_batch(transactions: list[Transaction], history: History, rule_set: RuleSet) -> ScoreSummary:
-    """Score every transaction in place (rule_hits, risk_score, decision, ...); return batch counts.
-
-    Transactions are processed in (timestamp, uniq_id) order; each rule sees the account's
-    history plus the batch's earlier transactions. ``trans_types`` restricts which transactions
-    a rule is evaluated on, not which transactions count as history. The rules are evaluated by
-    ``banking.scoring.score_columns`` over columns built from the transactions and the history.
-    """
-    from banking.scoring import score_transactions  # scoring imports this module
-
-    return score_transactions(transactions, history, rule_set)

@@ -17,21 +17,17 @@ Explanations are the only per-row Python work, and only for the rows where a rul
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from functools import lru_cache, partial
-from operator import attrgetter, ne
-from typing import Any
-from uuid import UUID
+from functools import lru_cache
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from banking import countries as geo
 from banking.model import (
-    CARD_NOT_PRESENT,
     DECISIONS,
     MERCHANT_CATEGORIES,
     NO_RULES_TRIGGERED,
@@ -39,11 +35,7 @@ from banking.model import (
     REJECTED,
     REVIEW,
     TRANS_TYPES,
-    History,
-    PastTransaction,
     RuleHit,
-    Transaction,
-    micros,
 )
 from banking.rules import (
     MAX_ENABLED_RULES,
@@ -77,38 +69,6 @@ Zone = ZoneInfo | timezone
 # --------------------------------------------------------------------------------------------
 
 
-class KeyTable(dict[Hashable, int]):
-    """Dense int keys in first-seen order: ``table[value]`` hands out the next int for a new value.
-
-    One table per key space (accounts, cards, country codes) shared by the batch and the history;
-    ``tuple(table)`` is the code table (the values in key order).
-    """
-
-    def __init__(self, initial: Iterable[Hashable] = ()):
-        super().__init__()
-        for value in initial:
-            self[value]  # noqa: B018 - assigns the next key
-
-    def __missing__(self, value: Hashable) -> int:
-        key = self[value] = len(self)
-        return key
-
-
-def _column(
-    items: Sequence[Any], field: str, dtype: Any, convert: Callable[[Any], Any] | None = None
-) -> np.ndarray:
-    """An array of one attribute of every item, converted (a key lookup, micros, ...)."""
-    values: Iterable[Any] = map(attrgetter(field), items)
-    if convert is not None:
-        values = map(convert, values)
-    return np.fromiter(values, dtype, len(items))
-
-
-def country_table() -> KeyTable:
-    """A country code table that starts with the known countries (``countries.COUNTRIES``)."""
-    return KeyTable(geo.COUNTRIES)
-
-
 @dataclass(frozen=True, slots=True)
 class Columns:
     """Rows to score, columnar, ALREADY in processing order: sorted by (timestamp, uniq_id)."""
@@ -129,33 +89,6 @@ class Columns:
 
     def __len__(self) -> int:
         return len(self.t_us)
-
-    @classmethod
-    def from_transactions(
-        cls, transactions: Sequence[Transaction], accounts: KeyTable, cards: KeyTable, codes: KeyTable
-    ) -> Columns:
-        """Columns of transactions already sorted by (timestamp, uniq_id); keys and codes from the tables.
-
-        Trans types and categories outside the model's lists get extra names, so nothing is lost.
-        """
-        trans_types = KeyTable(TRANS_TYPES)
-        categories = KeyTable(MERCHANT_CATEGORIES)
-        txs = transactions
-        return cls(
-            t_us=_column(txs, "timestamp", _I64, micros),
-            account=_column(txs, "account_id", _I64, accounts.__getitem__),
-            card=_column(txs, "card_ref", _I64, cards.__getitem__),
-            amount_cents=_column(txs, "amount_cents", _I64),
-            country=_column(txs, "country", np.int32, codes.__getitem__),
-            home_country=_column(txs, "home_country", np.int32, codes.__getitem__),
-            trans_type=_column(txs, "trans_type", np.int16, trans_types.__getitem__),
-            card_present=_column(txs, "card_presense", bool, partial(ne, CARD_NOT_PRESENT)),
-            category=_column(txs, "merchant_category", np.int16, categories.__getitem__),
-            blacklisted=_column(txs, "account_blacklisted", bool, bool),
-            countries=tuple(codes),
-            trans_type_names=tuple(trans_types),
-            category_names=tuple(categories),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,42 +111,6 @@ class HistoryColumns:
         none = np.zeros(0, _I64)
         return cls(none, none, none, none, np.zeros(0, np.int32), since, until)
 
-    @classmethod
-    def from_history(
-        cls,
-        history: History,
-        accounts: Mapping[UUID, int],
-        cards: KeyTable,
-        codes: KeyTable,
-        after: datetime | None = None,
-    ) -> HistoryColumns:
-        """The history rows of ``accounts`` (the keys of its by_account) with timestamp > ``after``.
-
-        Only those accounts are read: history of accounts without a row to score cannot matter;
-        neither can rows at or before the first row's timestamp minus the rule set's lookback.
-        """
-        rows: list[PastTransaction] = []
-        keys: list[int] = []
-        for account_id, key in accounts.items():
-            past = history.by_account.get(account_id)
-            if not past:
-                continue
-            if after is not None:
-                past = past[bisect_right(past, after, key=_timestamp_of) :]
-            rows += past
-            keys += [key] * len(past)
-        t_us = _column(rows, "timestamp", _I64, micros)
-        order = np.argsort(t_us, kind="stable")
-        return cls(
-            t_us=t_us[order],
-            account=np.array(keys, _I64)[order],
-            card=_column(rows, "card_ref", _I64, cards.__getitem__)[order],
-            amount_cents=_column(rows, "amount_cents", _I64)[order],
-            country=_column(rows, "country", np.int32, codes.__getitem__)[order],
-            since=history.since,
-            until=history.until,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Scores:
@@ -225,7 +122,7 @@ class Scores:
     decision: np.ndarray  # int8 index into model.DECISIONS (Approved, Review, Rejected)
     hit_mask: np.ndarray  # int64, bit k set when rule_ids[k] fired on the row
     explanations: dict[int, tuple[str, ...]]  # row -> explanation of each hit, in bit order (rows with hits)
-    summary: ScoreSummary  # the batch counts (what rules.score_batch returns)
+    summary: ScoreSummary  # the batch counts
 
     def __len__(self) -> int:
         return len(self.risk_score)
@@ -306,38 +203,6 @@ def score_columns(rows: Columns, history: HistoryColumns, rule_set: RuleSet) -> 
         explanations={i: tuple(texts) for i, texts in explanations.items()},
         summary=summary,
     )
-
-
-def score_transactions(transactions: list[Transaction], history: History, rule_set: RuleSet) -> ScoreSummary:
-    """``rules.score_batch``: score Transaction objects in place through ``score_columns``."""
-    ordered = sorted(transactions, key=_order_of)
-    accounts, cards, codes = KeyTable(), KeyTable(), country_table()
-    rows = Columns.from_transactions(ordered, accounts, cards, codes)
-    if ordered and rule_set.lookback > timedelta(0):
-        after = ordered[0].timestamp - rule_set.lookback
-        past = HistoryColumns.from_history(history, accounts, cards, codes, after)
-        rows = replace(rows, countries=tuple(codes))  # the history may have added country codes
-    else:
-        past = HistoryColumns.empty(history.since, history.until)
-    scores = score_columns(rows, past, rule_set)
-    version = rule_set.version
-    risk = scores.risk_score.tolist()
-    decisions = [DECISIONS[d] for d in scores.decision.tolist()]
-    explanations = scores.explanations
-    for i, tx in enumerate(ordered):
-        texts = explanations.get(i)
-        if texts is None:
-            tx.rule_hits = []
-            tx.rules_triggered = NO_RULES_TRIGGERED
-            tx.rules_explanation = NO_HITS_EXPLANATION
-        else:
-            tx.rule_hits = hits = scores.hits(i)
-            tx.rules_triggered = ", ".join([h.rule_id for h in hits])
-            tx.rules_explanation = "; ".join(texts)
-        tx.risk_score = risk[i]
-        tx.decision = decisions[i]
-        tx.rule_set_version = version
-    return scores.summary
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from banking import backtest, pipeline, rules, schema, tasks
+from banking import backtest, rules, schema, tasks
 from banking.backtest import CANDIDATE, LIVE, OVERALL
 from banking.db import sql
 from tests.backtest.common import (
@@ -299,7 +299,7 @@ def test_a_failure_half_way_is_recorded_and_a_rerun_recovers(
     loaded: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = snapshot(loaded)
-    real_score, calls = pipeline.score_transactions, []
+    real_score, calls = backtest.score_stored_window, []
 
     def flaky_score(*args, **kwargs):
         calls.append(1)
@@ -307,7 +307,7 @@ def test_a_failure_half_way_is_recorded_and_a_rerun_recovers(
             raise psycopg.OperationalError("connection lost")
         return real_score(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "score_transactions", flaky_score)
+    monkeypatch.setattr(backtest, "score_stored_window", flaky_score)
     with pytest.raises(psycopg.OperationalError):
         backtest.run_on(loaded, params("crash"))
     status, error = loaded.execute("SELECT status, error FROM banking_backtest_runs").fetchone()
@@ -315,7 +315,7 @@ def test_a_failure_half_way_is_recorded_and_a_rerun_recovers(
     assert counts(loaded)["banking_backtest_metrics"] == 0
     assert snapshot(loaded) == before
 
-    monkeypatch.setattr(pipeline, "score_transactions", real_score)
+    monkeypatch.setattr(backtest, "score_stored_window", real_score)
     report = backtest.run_on(loaded, params("crash"))  # the lock was released; the rerun starts over
     assert counts(loaded)["banking_backtest_results"] == report.rows
     assert loaded.execute("SELECT status, error FROM banking_backtest_runs").fetchone() == ("succeeded", None)

@@ -9,8 +9,9 @@ import psycopg
 
 from banking import pipeline
 from banking.batch import COUNTRY_CODES
-from banking.history import load_history, read_history_columns
+from banking.history import read_history_columns
 from banking.model import Window
+from tests.builders import load_history
 from tests.conftest import DAY, SMALL
 
 NOON = DAY.replace(hour=12)

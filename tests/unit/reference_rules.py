@@ -20,10 +20,7 @@ from banking.model import (
     DECISIONS,
     NO_RULES_TRIGGERED,
     REAL_TIME,
-    History,
-    PastTransaction,
     RuleHit,
-    Transaction,
 )
 from banking.rules import (
     MAX_RISK_SCORE,
@@ -39,6 +36,7 @@ from banking.rules import (
     VelocityParams,
 )
 from banking.rules import to_cents as _to_cents
+from tests.builders import History, PastTransaction, Transaction
 
 # --------------------------------------------------------------------------------------------
 # Scoring state: per-account / per-card timelines and sliding windows over them

@@ -12,7 +12,6 @@ import pytest
 from banking import generator
 from banking.batch import tables_for
 from banking.countries import COUNTRIES
-from banking.generator import generate_window
 from banking.model import (
     CARD_NOT_PRESENT,
     MERCHANT_CATEGORIES,
@@ -22,6 +21,7 @@ from banking.model import (
     WindowError,
 )
 from banking.population import mask_pan, population_for
+from tests.builders import generate_window
 from tests.conftest import SMALL
 
 NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)
@@ -153,10 +153,10 @@ def test_identical_in_every_process() -> None:
 
     code = (
         "from datetime import datetime, timezone; from banking.pipeline import generate; "
-        "from banking.model import Window; from tests.conftest import SMALL; "
+        "from banking.model import Window; from tests.conftest import SMALL; from tests.builders import transactions_of; "
         "t = datetime(2026, 11, 2, 12, tzinfo=timezone.utc); "
         "rows, m = generate(SMALL, Window(t, t.replace(minute=5))); "
-        "print(m.fingerprint, __import__('hashlib').sha256(repr(rows.transactions()).encode()).hexdigest())"
+        "print(m.fingerprint, __import__('hashlib').sha256(repr(transactions_of(rows)).encode()).hexdigest())"
     )
     outputs = set()
     for hash_seed in ("1", "2", "3"):

@@ -24,10 +24,9 @@ from banking.model import (
     REAL_TIME,
     REJECTED,
     REVIEW,
-    History,
-    PastTransaction,
-    Transaction,
 )
+from tests import builders
+from tests.builders import History, PastTransaction, Transaction
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 ACCOUNT = UUID(int=1)
@@ -105,7 +104,7 @@ def rule_set(*rule_dicts: dict[str, Any], reject: int = 60, review: int | None =
 
 
 def score(txs: list[Transaction], rs: rules.RuleSet, history: History | None = None) -> list[Transaction]:
-    rules.score_batch(txs, history or make_history(), rs)
+    builders.score_batch(txs, history or make_history(), rs)
     return txs
 
 
@@ -531,7 +530,7 @@ def test_decision_is_never_none() -> None:
         )
         for _ in range(300)
     ]
-    summary = rules.score_batch(txs, make_history(), COMBINED)
+    summary = builders.score_batch(txs, make_history(), COMBINED)
     assert all(tx.decision in DECISIONS for tx in txs)
     assert sum(summary.decisions.values()) == summary.rows == 300
     assert set(summary.decisions) == set(DECISIONS)
@@ -591,14 +590,14 @@ def _mixed_batch(seed: int = 3) -> tuple[list[Transaction], History]:
 def test_scoring_is_deterministic_and_independent_of_input_order() -> None:
     rs = rules.load_rules()
     txs, history = _mixed_batch()
-    first = rules.score_batch(txs, history, rs)
+    first = builders.score_batch(txs, history, rs)
     results = {tx.uniq_id: scored(tx) for tx in txs}
-    second = rules.score_batch(txs, history, rs)
+    second = builders.score_batch(txs, history, rs)
     assert {tx.uniq_id: scored(tx) for tx in txs} == results
     assert first == second
     shuffled = copy.deepcopy(txs)
     random.Random(9).shuffle(shuffled)
-    rules.score_batch(shuffled, history, rs)
+    builders.score_batch(shuffled, history, rs)
     assert {tx.uniq_id: scored(tx) for tx in shuffled} == results
     assert any(tx.rule_hits for tx in txs)  # the batch does exercise the rules
 
@@ -635,8 +634,8 @@ def test_fraud_scenario_does_not_change_the_result() -> None:
     rs = rules.load_rules()
     txs, history = _mixed_batch()
     labelled = [replace(tx, fraud_scenario="card_testing") for tx in txs]
-    rules.score_batch(txs, history, rs)
-    rules.score_batch(labelled, history, rs)
+    builders.score_batch(txs, history, rs)
+    builders.score_batch(labelled, history, rs)
     assert [scored(t) for t in txs] == [scored(t) for t in labelled]
 
 
@@ -647,7 +646,7 @@ def test_fraud_scenario_does_not_change_the_result() -> None:
 
 def test_score_summary_counts() -> None:
     txs = [make_tx(DAY), make_tx(NIGHT), make_tx(DAY, amount=5000), make_tx(DAY, account_blacklisted=True)]
-    summary = rules.score_batch(txs, make_history(), COMBINED)
+    summary = builders.score_batch(txs, make_history(), COMBINED)
     assert summary.rows == 4
     assert summary.decisions == {APPROVED: 2, REVIEW: 0, REJECTED: 2}
     assert summary.hits_by_rule == {"high_value": 1, "cnp": 0, "odd_hours": 1, "blacklist": 1}
@@ -658,7 +657,7 @@ def test_score_summary_counts() -> None:
 
 
 def test_empty_batch() -> None:
-    summary = rules.score_batch([], make_history(), COMBINED)
+    summary = builders.score_batch([], make_history(), COMBINED)
     assert summary.rows == 0 and summary.mean_risk_score == 0.0
 
 
@@ -715,9 +714,9 @@ def test_history_trimmed_to_the_lookback_gives_the_same_result() -> None:
         by_account={a: [r for r in rows if r.timestamp >= since] for a, rows in full.by_account.items()},
     )
     assert sum(map(len, trimmed.by_account.values())) < sum(map(len, full.by_account.values()))
-    rules.score_batch(txs, full, rs)
+    builders.score_batch(txs, full, rs)
     expected = [scored(t) for t in txs]
-    rules.score_batch(txs, trimmed, rs)
+    builders.score_batch(txs, trimmed, rs)
     assert [scored(t) for t in txs] == expected
 
 

@@ -30,11 +30,10 @@ from banking.model import (
     MERCHANT_CATEGORIES,
     NO_RULES_TRIGGERED,
     TRANS_TYPES,
-    History,
-    PastTransaction,
-    Transaction,
     Window,
 )
+from tests import builders
+from tests.builders import History, PastTransaction, Transaction
 from tests.unit import reference_rules
 
 # Instants near DST changes: US starts 2026-03-08 07:00Z, EU 2026-03-29 01:00Z, AU ends
@@ -222,7 +221,7 @@ def assert_same(txs: list[Transaction], history: History, rule_set: rules.RuleSe
     """Score with both engines; assert equal fields on every row and equal summaries."""
     expected_rows = copy.deepcopy(txs)
     expected = reference_rules.score_batch(expected_rows, history, rule_set)
-    actual = rules.score_batch(txs, history, rule_set)
+    actual = builders.score_batch(txs, history, rule_set)
     assert actual == expected
     for want, got in zip(expected_rows, txs, strict=True):
         assert scored(got) == scored(want), (got.timestamp, got.uniq_id)
@@ -257,7 +256,7 @@ def test_the_random_batches_exercise_every_rule() -> None:
     for seed in range(300):
         txs, history, _ = random_batch(seed)
         rule_set = random_rule_set(seed)
-        summary = rules.score_batch(txs, history, rule_set)
+        summary = builders.score_batch(txs, history, rule_set)
         for rule_id, n in summary.hits_by_rule.items():
             rule_type = rule_set.rule(rule_id).type
             hits[rule_type] = hits.get(rule_type, 0) + n
@@ -375,9 +374,9 @@ def test_score_columns_api_matches_the_transaction_fields() -> None:
     txs, history, _ = random_batch(11)
     rule_set = random_rule_set(11)
     ordered = sorted(txs, key=lambda t: (t.timestamp, t.uniq_id))
-    accounts, cards, codes = scoring.KeyTable(), scoring.KeyTable(), scoring.country_table()
-    columns = scoring.Columns.from_transactions(ordered, accounts, cards, codes)
-    past = scoring.HistoryColumns.from_history(history, accounts, cards, codes)
+    accounts, cards, codes = builders.KeyTable(), builders.KeyTable(), builders.country_table()
+    columns = builders.columns_of(ordered, accounts, cards, codes)
+    past = builders.history_columns_of(history, accounts, cards, codes)
     columns = replace(columns, countries=tuple(codes))
     scores = scoring.score_columns(columns, past, rule_set)
     reference_rules.score_batch(ordered, history, rule_set)
@@ -404,9 +403,9 @@ def test_history_countries_beyond_the_code_table() -> None:
             rows[::3] = [replace(r, country="QQ") for r in rows[::3]]
         rule_set = random_rule_set(seed)
         ordered = sorted(txs, key=lambda t: (t.timestamp, t.uniq_id))
-        accounts, cards, codes = scoring.KeyTable(), scoring.KeyTable(), scoring.country_table()
-        columns = scoring.Columns.from_transactions(ordered, accounts, cards, codes)
-        past = scoring.HistoryColumns.from_history(history, accounts, cards, codes)
+        accounts, cards, codes = builders.KeyTable(), builders.KeyTable(), builders.country_table()
+        columns = builders.columns_of(ordered, accounts, cards, codes)
+        past = builders.history_columns_of(history, accounts, cards, codes)
         assert not len(past) or int(past.country.max()) >= len(columns.countries)  # QQ is past the table
         scores = scoring.score_columns(columns, past, rule_set)
         reference_rules.score_batch(ordered, history, rule_set)
@@ -418,8 +417,8 @@ def test_rows_out_of_order_are_refused() -> None:
     ordered = sorted(txs, key=lambda t: (t.timestamp, t.uniq_id))
     if ordered[0].timestamp == ordered[-1].timestamp:
         pytest.skip("one instant")
-    columns = scoring.Columns.from_transactions(
-        ordered[::-1], scoring.KeyTable(), scoring.KeyTable(), scoring.country_table()
+    columns = builders.columns_of(
+        ordered[::-1], builders.KeyTable(), builders.KeyTable(), builders.country_table()
     )
     with pytest.raises(ValueError, match="sorted"):
         scoring.score_columns(
@@ -445,7 +444,7 @@ def test_too_many_enabled_rules_are_refused_at_load() -> None:
 
 def test_generated_windows_score_like_the_reference() -> None:
     """Real generator rows: history from the preceding windows, the default and a denser rule set."""
-    from banking.generator import generate_window
+    from tests.builders import generate_window
     from tests.conftest import SMALL
 
     settings = SMALL.with_overrides({"fraud_rate": 0.2})
@@ -513,7 +512,7 @@ def test_generated_windows_score_like_the_reference() -> None:
 
 def test_no_rules_triggered_text() -> None:
     txs, history, _ = random_batch(2)
-    rules.score_batch(
+    builders.score_batch(
         txs,
         history,
         rules.parse_rules(
@@ -579,13 +578,13 @@ def realistic(rows: int, accounts: int, history_days: float, seed: int = 1) -> t
         countries=codes,
     )
     since, until = (
-        scoring._EPOCH + timedelta(microseconds=int(h["t_us"][0])),
-        scoring._EPOCH + timedelta(microseconds=start_us),
+        model.EPOCH + timedelta(microseconds=int(h["t_us"][0])),
+        model.EPOCH + timedelta(microseconds=start_us),
     )
     history_columns = scoring.HistoryColumns(**h, since=since, until=until)
 
     def when(t: int) -> datetime:
-        return scoring._EPOCH + timedelta(microseconds=t)
+        return model.EPOCH + timedelta(microseconds=t)
 
     account_ids = [UUID(int=a + 1) for a in range(accounts)]
     card_ids = [UUID(int=(1 << 64) + c) for c in range(2 * accounts)]
@@ -661,7 +660,7 @@ def bench(rows: int, accounts: int, history_days: float, repeat: int) -> None:
         f"first call {runs[0] * 1e3:.1f} ms)"
     )
     t0 = time.perf_counter()
-    summary = rules.score_batch(compat, history, rule_set)
+    summary = builders.score_batch(compat, history, rule_set)
     seconds = time.perf_counter() - t0
     print(
         f"rules.score_batch:        {seconds * 1e3:8.1f} ms  ({seconds / rows * 1e6:.2f} µs/row, objects in/out)"
