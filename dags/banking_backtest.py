@@ -81,11 +81,11 @@ from airflow.sdk import Param, dag, get_current_context, task
 def banking_backtest() -> None:
     @task
     def run_backtest() -> dict:
-        from banking import backtest, tasks
+        from banking import tasks
 
         ctx = get_current_context()
         with tasks.fail_fast():
-            return backtest.run(dict(ctx["params"]), ctx["run_id"])
+            return tasks.run_backtest(dict(ctx["params"]), ctx["run_id"])
 
     run_backtest()
 

@@ -22,8 +22,6 @@ import numpy as np
 import psycopg
 
 from banking import countries as geo
-from banking.batch import Batch
-from banking.generator import generate_batch
 from banking.model import (
     CARD_NOT_PRESENT,
     CARD_PRESENT,
@@ -36,9 +34,12 @@ from banking.model import (
     from_micros,
     micros,
 )
-from banking.rules import RuleSet, ScoreSummary
-from banking.scoring import Columns, HistoryColumns, score_columns
-from banking.settings import GeneratorSettings
+from banking.rules.columns import Columns, HistoryColumns
+from banking.rules.engine import ScoreSummary, score_columns
+from banking.rules.rule_set import RuleSet
+from banking.stream.batch import Batch
+from banking.stream.generator import generate_batch
+from banking.stream.settings import GeneratorSettings
 
 _I64 = np.int64
 _timestamp_of = attrgetter("timestamp")

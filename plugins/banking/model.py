@@ -42,6 +42,14 @@ class WindowError(ValueError):
     """A data window that cannot be processed (empty, reversed or naive)."""
 
 
+class ParamsError(ValueError):
+    """Trigger parameters that cannot be used; nothing was written."""
+
+
+class LoadError(RuntimeError):
+    """A window that cannot be loaded as it is; nothing of it was written."""
+
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 

@@ -19,13 +19,17 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from banking import history, loader, rules
-from banking.batch import COUNTRY_CODES, Batch
-from banking.generator import generate_batch
-from banking.loader import BatchSummary, LoadResult
 from banking.model import Window
-from banking.scoring import HistoryColumns, Scores, score_columns
-from banking.settings import GeneratorSettings
+from banking.rules import history
+from banking.rules.columns import Columns, HistoryColumns
+from banking.rules.engine import Scores, score_columns
+from banking.rules.rule_set import RuleSet
+from banking.store import loader
+from banking.store.audit import WindowSummary
+from banking.store.loader import LoadResult
+from banking.stream.batch import COUNTRY_CODES, Batch
+from banking.stream.generator import generate_batch
+from banking.stream.settings import GeneratorSettings
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,7 @@ class Manifest:
 class WindowReport:
     """The outcome of one window run in process, with each stage's seconds."""
 
-    summary: BatchSummary
+    summary: WindowSummary
     load: LoadResult
     seconds: dict[str, float]
 
@@ -94,12 +98,29 @@ def regenerate(manifest: Manifest) -> Batch:
     return batch
 
 
-def score(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> Scores:
+def score(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> Scores:
     """Step 2: score the batch against the history loaded before its window."""
-    return score_columns(batch.scoring_columns(), read_history(conn, batch, rule_set), rule_set)
+    return score_columns(columns_of(batch), read_history(conn, batch, rule_set), rule_set)
 
 
-def read_history(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> HistoryColumns:
+def columns_of(batch: Batch) -> Columns:
+    """What the rules read of a batch, in the engine's layout (accounts and cards keyed by population index)."""
+    return Columns(
+        t_us=batch.t_us,
+        account=batch.account.astype(np.int64),
+        card=batch.card.astype(np.int64),
+        amount_cents=batch.amount_cents,
+        country=batch.country.astype(np.int32),
+        home_country=batch.home_country.astype(np.int32),
+        trans_type=batch.trans_type,
+        card_present=batch.present,
+        category=batch.category,
+        blacklisted=batch.blacklisted,
+        countries=COUNTRY_CODES,
+    )
+
+
+def read_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> HistoryColumns:
     """The earlier transactions of the batch's accounts that the rules can see, as columns keyed like
     the batch (population indices; ids or countries outside the population get keys of their own)."""
     tables = batch.tables
@@ -110,13 +131,13 @@ def read_history(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet
     )
 
 
-def summarize(batch: Batch, scores: Scores, settings: GeneratorSettings) -> BatchSummary:
-    return BatchSummary.of(batch, scores, settings.digest, settings.population_version)
+def summarize(batch: Batch, scores: Scores, settings: GeneratorSettings) -> WindowSummary:
+    return WindowSummary.of(batch, scores, settings.digest, settings.population_version)
 
 
 def score_and_stage(
-    conn: psycopg.Connection, manifest: Manifest, rule_set: rules.RuleSet
-) -> tuple[BatchSummary, int]:
+    conn: psycopg.Connection, manifest: Manifest, rule_set: RuleSet
+) -> tuple[WindowSummary, int]:
     """The score task: regenerate, score, and stage the scores for the load task."""
     batch = regenerate(manifest)
     scores = score(conn, batch, rule_set)
@@ -132,7 +153,7 @@ def load(conn: psycopg.Connection, manifest: Manifest, run_id: str | None = None
 def run_window(
     conn: psycopg.Connection,
     settings: GeneratorSettings,
-    rule_set: rules.RuleSet,
+    rule_set: RuleSet,
     window: Window,
     run_id: str | None = None,
 ) -> WindowReport:

@@ -11,8 +11,9 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from banking import copy_format, pipeline
+from banking import pipeline
 from banking.model import Window
+from banking.store import copy_format
 from tests.builders import transactions_of
 from tests.conftest import DAY, SMALL
 

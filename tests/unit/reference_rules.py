@@ -22,7 +22,8 @@ from banking.model import (
     REAL_TIME,
     RuleHit,
 )
-from banking.rules import (
+from banking.rules.engine import ScoreSummary
+from banking.rules.rule_set import (
     MAX_RISK_SCORE,
     NO_HITS_EXPLANATION,
     AmountSpikeParams,
@@ -32,10 +33,9 @@ from banking.rules import (
     OddHoursParams,
     Rule,
     RuleSet,
-    ScoreSummary,
     VelocityParams,
 )
-from banking.rules import to_cents as _to_cents
+from banking.rules.rule_set import to_cents as _to_cents
 from tests.builders import History, PastTransaction, Transaction
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from banking.batch import COUNTRY_CODES, NO_SCENARIO, Batch, PopulationTables, tables_for
 from banking.countries import COUNTRIES
 from banking.model import (
     CHANNELS,
@@ -28,8 +27,10 @@ from banking.model import (
     Window,
     micros,
 )
-from banking.population import CATEGORY_PROFILE, CATEGORY_WEIGHT, population_for, stable_seed
-from banking.settings import GeneratorSettings
+from banking.stream.batch import COUNTRY_CODES, NO_SCENARIO, Batch, PopulationTables, tables_for
+from banking.stream.population import population_for, stable_seed
+from banking.stream.profiles import CATEGORY_PROFILE, CATEGORY_WEIGHT
+from banking.stream.settings import GeneratorSettings
 
 # Relative arrival intensity per UTC hour (mean 1.0): quiet nights, busy lunch and evening.
 HOURLY_INTENSITY = (

@@ -41,6 +41,8 @@ SPECS: dict[str, FieldSpec] = {
         int, 0, 2**31 - 1, "another reproducible stream for the same windows (0 is the default)"
     ),
 }
+# The longest data window one run may own (the DAG's window_minutes Param, checked again by the tasks).
+MAX_WINDOW_MINUTES = 1440
 # Settings a trigger form may change: the population stays the one banking_schema seeded.
 STREAM_FIELDS = ("rate_per_minute", "fraud_rate", "variant")
 

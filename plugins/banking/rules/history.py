@@ -14,9 +14,9 @@ from uuid import UUID
 import numpy as np
 import psycopg
 
-from banking.batch import IdIndex
 from banking.db import sql
-from banking.scoring import HistoryColumns
+from banking.rules.columns import HistoryColumns
+from banking.stream.batch import IdIndex
 
 _RECORD = np.dtype(
     [("t_us", ">i8"), ("account", "S16"), ("card", "S16"), ("amount_cents", ">i8"), ("country", ">i4")]

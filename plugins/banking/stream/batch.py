@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 import numpy as np
@@ -19,10 +18,7 @@ from banking.model import (
     SCENARIOS,
     Window,
 )
-from banking.population import Card, Population
-
-if TYPE_CHECKING:
-    from banking.scoring import Columns
+from banking.stream.population import Card, Population
 
 COUNTRY_CODES: tuple[str, ...] = tuple(COUNTRIES)
 NO_SCENARIO = -1
@@ -169,24 +165,6 @@ class Batch:
     @property
     def blacklisted(self) -> np.ndarray:
         return self.tables.account_blacklisted[self.account]
-
-    def scoring_columns(self) -> Columns:
-        """What the rules read, in the rules engine's layout."""
-        from banking.scoring import Columns
-
-        return Columns(
-            t_us=self.t_us,
-            account=self.account.astype(np.int64),
-            card=self.card.astype(np.int64),
-            amount_cents=self.amount_cents,
-            country=self.country.astype(np.int32),
-            home_country=self.home_country.astype(np.int32),
-            trans_type=self.trans_type,
-            card_present=self.present,
-            category=self.category,
-            blacklisted=self.blacklisted,
-            countries=COUNTRY_CODES,
-        )
 
     def fingerprint(self) -> str:
         """A digest of the ids and amounts: equal batches, equal fingerprints."""
