@@ -12,9 +12,10 @@ as you like; it runs daily to keep partitions ahead of the stream.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 
 @dag(
@@ -31,14 +32,17 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_conte
     },
 )
 def banking_schema() -> None:
-    @task
-    def set_up() -> dict:
+    @task(multiple_outputs=False)
+    def set_up(
+        params: dict[str, Any] | None = None,
+        data_interval_end: pendulum.DateTime | None = None,
+        dag_run: Any = None,
+    ) -> dict[str, Any]:
         from banking import tasks
 
-        ctx = get_current_context()
-        reference = ctx.get("data_interval_end") or ctx["dag_run"].run_after
+        reference = data_interval_end or dag_run.run_after
         with tasks.fail_fast():
-            return tasks.set_up_schema(reference, ctx["params"]["days_ahead"])
+            return tasks.set_up_schema(reference, params["days_ahead"])
 
     set_up()
 

@@ -21,9 +21,13 @@ Connection: `banking_db` (`AIRFLOW_CONN_BANKING_DB`). Settings: `BANKING_*` envi
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+
+# Light at parse time: the settings module imports nothing but the standard library.
+from banking.stream.settings import ENV_PREFIX, MAX_WINDOW_MINUTES, SPECS, GeneratorSettings
 
 NOT_NAN = {"type": "number", "minimum": 1, "maximum": -1}
 DEFAULT_ARGS = {
@@ -34,6 +38,23 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=2),
     "execution_timeout": timedelta(minutes=10),
 }
+
+
+def stream_param(name: str, title: str) -> Param:
+    """A trigger-form field for a stream setting, with the type and bounds of ``settings.SPECS``."""
+    spec = SPECS[name]
+    number = spec.kind is float
+    default = getattr(GeneratorSettings(), name)
+    return Param(
+        None,
+        type=["null", "number" if number else "integer"],
+        minimum=spec.kind(spec.low),
+        maximum=spec.kind(spec.high),
+        # NaN fails no comparison, so minimum/maximum let it through: only NaN matches this.
+        **({"not": NOT_NAN} if number else {}),
+        title=title,
+        description=f"{spec.help[0].upper()}{spec.help[1:]}. Empty: {ENV_PREFIX}{name.upper()} or {default:g}.",
+    )
 
 
 @dag(
@@ -51,69 +72,46 @@ DEFAULT_ARGS = {
             None,
             type=["null", "integer"],
             minimum=1,
-            maximum=1440,
+            maximum=MAX_WINDOW_MINUTES,
             title="Window (minutes)",
             description="Minutes of data this run owns, ending where its data interval ends. Empty: one minute.",
         ),
-        "rate_per_minute": Param(
-            None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=100000,
-            # NaN fails no comparison, so minimum/maximum let it through: only NaN matches this.
-            **{"not": NOT_NAN},
-            title="Transactions per minute",
-            description="Average arrival rate. Empty: BANKING_RATE_PER_MINUTE or 100.",
-        ),
-        "fraud_rate": Param(
-            None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=0.5,
-            **{"not": NOT_NAN},
-            title="Injected fraud share",
-            description="Share of transactions from injected fraud scenarios. Empty: BANKING_FRAUD_RATE or 0.02.",
-        ),
-        "variant": Param(
-            None,
-            type=["null", "integer"],
-            minimum=0,
-            maximum=2147483647,
-            title="Stream variant",
-            description="Another reproducible stream for the same window. Empty: 0.",
-        ),
+        "rate_per_minute": stream_param("rate_per_minute", "Transactions per minute"),
+        "fraud_rate": stream_param("fraud_rate", "Injected fraud share"),
+        "variant": stream_param("variant", "Stream variant"),
     },
 )
 def banking_transactions() -> None:
-    @task
-    def generate() -> dict:
+    @task(multiple_outputs=False)
+    def generate(
+        params: dict[str, Any] | None = None,
+        data_interval_start: pendulum.DateTime | None = None,
+        data_interval_end: pendulum.DateTime | None = None,
+        dag_run: Any = None,
+    ) -> dict[str, Any]:
         from banking import tasks
 
-        ctx = get_current_context()
         with tasks.fail_fast():
             return tasks.generate(
-                dict(ctx["params"]),
-                ctx.get("data_interval_start"),
-                ctx.get("data_interval_end"),
-                ctx["dag_run"].run_after,
+                dict(params or {}), data_interval_start, data_interval_end, dag_run.run_after
             )
 
-    @task
-    def score(manifest: dict) -> dict:
+    @task(multiple_outputs=False)
+    def score(manifest: dict[str, Any]) -> dict[str, Any]:
         from banking import tasks
 
         with tasks.fail_fast():
             return tasks.score(manifest)
 
-    @task
-    def load(manifest: dict, summary: dict) -> dict:
+    @task(multiple_outputs=False)
+    def load(manifest: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
         from banking import tasks
 
         with tasks.fail_fast():
-            return tasks.load(manifest, get_current_context()["run_id"])
+            return tasks.load(manifest, run_id)
 
     manifest = generate()
-    load(manifest, score(manifest))
+    score(manifest) >> load(manifest)  # the load reads what the score task staged
 
 
 banking_transactions()

@@ -1,4 +1,4 @@
-"""The vectorised engine (banking.scoring) against today's per-row engine (reference_rules).
+"""The vectorised engine (banking.rules.engine) against today's per-row engine (reference_rules).
 
 Randomised batches with small account/card pools (windows overlap heavily), equal timestamps,
 history rows exactly at window edges and at batch timestamps, foreign and unknown countries,

@@ -14,18 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from banking import paths
+from banking.backtest.bounds import (
+    BACKTEST_ID_PATTERN,
+    DEFAULT_CHUNK_MINUTES,
+    MAX_CHUNK_MINUTES,
+    MAX_RANGE,
+    PARAMS,
+)
 from banking.model import (
     ParamsError,
     Window,
 )
 from banking.rules.config import load_rules, parse_rules
 from banking.rules.rule_set import RuleSet
-
-PARAMS = ("backtest_id", "rules_file", "rules_json", "start", "end", "chunk_minutes")
-BACKTEST_ID_PATTERN = "^[a-z0-9_-]{1,64}$"
-DEFAULT_CHUNK_MINUTES = 60
-MAX_CHUNK_MINUTES = 7 * 1440
-MAX_RANGE = timedelta(days=366)
 
 _BACKTEST_ID = re.compile(BACKTEST_ID_PATTERN)
 
