@@ -18,9 +18,13 @@ without retries, and writes nothing. See `docs/backtests.md`.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
+
+# Light at parse time: the bounds module imports nothing but the standard library.
+from banking.backtest.bounds import BACKTEST_ID_PATTERN, DEFAULT_CHUNK_MINUTES, MAX_CHUNK_MINUTES
 
 
 @dag(
@@ -40,7 +44,7 @@ from airflow.sdk import Param, dag, get_current_context, task
     params={
         "backtest_id": Param(
             type="string",
-            pattern="^[a-z0-9_-]{1,64}$",
+            pattern=BACKTEST_ID_PATTERN,
             title="Backtest id",
             description="Names the results; running the same id again replaces them.",
         ),
@@ -69,23 +73,22 @@ from airflow.sdk import Param, dag, get_current_context, task
             description="ISO 8601. Only windows that lie wholly inside [from, to) are replayed.",
         ),
         "chunk_minutes": Param(
-            60,
+            DEFAULT_CHUNK_MINUTES,
             type="integer",
             minimum=1,
-            maximum=10080,
+            maximum=MAX_CHUNK_MINUTES,
             title="Chunk (minutes)",
             description="The range is processed in chunks of this many minutes, with progress in the log.",
         ),
     },
 )
 def banking_backtest() -> None:
-    @task
-    def run_backtest() -> dict:
-        from banking import backtest, tasks
+    @task(multiple_outputs=False)
+    def run_backtest(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+        from banking import tasks
 
-        ctx = get_current_context()
         with tasks.fail_fast():
-            return backtest.run(dict(ctx["params"]), ctx["run_id"])
+            return tasks.run_backtest(dict(params or {}), run_id)
 
     run_backtest()
 

@@ -10,9 +10,10 @@ With `dry_run` it only lists what it would drop.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 
 @dag(
@@ -30,14 +31,17 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_conte
     },
 )
 def banking_retention() -> None:
-    @task
-    def drop_old_data() -> dict:
+    @task(multiple_outputs=False)
+    def drop_old_data(
+        params: dict[str, Any] | None = None,
+        data_interval_end: pendulum.DateTime | None = None,
+        dag_run: Any = None,
+    ) -> dict[str, Any]:
         from banking import tasks
 
-        ctx = get_current_context()
-        reference = ctx.get("data_interval_end") or ctx["dag_run"].run_after
+        reference = data_interval_end or dag_run.run_after
         with tasks.fail_fast():
-            return tasks.apply_retention(reference, ctx["params"]["retention_days"], ctx["params"]["dry_run"])
+            return tasks.apply_retention(reference, params["retention_days"], params["dry_run"])
 
     drop_old_data()
 

@@ -7,14 +7,20 @@ in `banking_schema_migrations`), creates the login roles whose passwords are set
 (accounts, cards, merchants, blacklist) for the `BANKING_*` settings, and creates the daily
 partitions of `banking_data` from yesterday to `days_ahead` days ahead. Idempotent: run it as often
 as you like; it runs daily to keep partitions ahead of the stream.
+
+Then **warm_start**: on a new database, it loads the `BANKING_WARM_START_DAYS` (7; 0 = off) of
+history before the run, in one-day windows at the configured rate, so that the history rules and
+every dashboard panel work from the first minute. It resumes where it stopped, and leaves a database
+with older data alone.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 
 @dag(
@@ -31,21 +37,24 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_conte
     },
 )
 def banking_schema() -> None:
-    @task
-    def set_up() -> dict:
+    @task(multiple_outputs=False)
+    def set_up(
+        params: dict[str, Any] | None = None,
+        data_interval_end: pendulum.DateTime | None = None,
+        dag_run: Any = None,
+    ) -> dict[str, Any]:
         from banking import tasks
 
-        ctx = get_current_context()
-        reference = ctx.get("data_interval_end") or ctx["dag_run"].run_after
+        reference = data_interval_end or dag_run.run_after
         with tasks.fail_fast():
-            return tasks.set_up_schema(reference, ctx["params"]["days_ahead"])
+            return tasks.set_up_schema(reference, params["days_ahead"])
 
-    @task
-    def warm_start() -> dict:
+    @task(multiple_outputs=False)
+    def warm_start(dag_run: Any = None) -> dict[str, Any]:
         from banking import tasks
 
         with tasks.fail_fast():
-            return tasks.warm_start(get_current_context()["dag_run"].run_after)
+            return tasks.warm_start(dag_run.run_after)
 
     set_up() >> warm_start()
 

@@ -4,16 +4,20 @@
 Every minute, one run owns one data window `[start, end)` and carries it through three tasks:
 
 1. **generate**: validates the trigger params and draws the window's synthetic transactions from
-   the stable population (a pure function of settings and window; only a small manifest goes to XCom);
+   the stable population (a pure function of settings and time: any window holds exactly the rows
+   of its minutes; only a small manifest goes to XCom);
 2. **score**: regenerates the batch from the manifest, reads the accounts' history loaded before the
    window, applies the rules of `include/rules/rules.yaml`, and stages the scores in PostgreSQL;
-3. **load**: regenerates the batch again and replaces the window in `banking_data` with one COPY of
-   the scored rows inside one transaction, together with the window's per-minute rollups and its
-   audit row in `banking_batches`. Running a window again leaves exactly the same rows.
+3. **load**: regenerates the batch again and replaces everything in the window's time range in
+   `banking_data` with one COPY of the scored rows inside one transaction, together with the
+   rollups and one audit row per minute in `banking_batches`. Loading the same time again, in any
+   cut, leaves exactly the same rows.
 
-A manual run owns the last complete minute before it was triggered (the same window as the
-scheduled run of that minute), or the `window_minutes` before that minute's end. Runs go one at a
-time (`max_active_runs=1`) because each window's rules read the windows loaded before it.
+After downtime, the first scheduled run also loads every minute missed since the last loaded one
+(up to `BANKING_CATCH_UP_HOURS`, 24; older missed time is logged with the backfill command). A
+manual run owns the last complete minute before it was triggered, or the `window_minutes` before
+that minute's end. Runs go one at a time (`max_active_runs=1`) because each window's rules read the
+minutes loaded before it.
 
 Connection: `banking_db` (`AIRFLOW_CONN_BANKING_DB`). Settings: `BANKING_*` environment variables.
 """
@@ -21,9 +25,13 @@ Connection: `banking_db` (`AIRFLOW_CONN_BANKING_DB`). Settings: `BANKING_*` envi
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+
+# Light at parse time: the settings module imports nothing but the standard library.
+from banking.stream.settings import ENV_PREFIX, MAX_WINDOW_MINUTES, SPECS, GeneratorSettings
 
 NOT_NAN = {"type": "number", "minimum": 1, "maximum": -1}
 DEFAULT_ARGS = {
@@ -34,6 +42,23 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=2),
     "execution_timeout": timedelta(minutes=10),
 }
+
+
+def stream_param(name: str, title: str) -> Param:
+    """A trigger-form field for a stream setting, with the type and bounds of ``settings.SPECS``."""
+    spec = SPECS[name]
+    number = spec.kind is float
+    default = getattr(GeneratorSettings(), name)
+    return Param(
+        None,
+        type=["null", "number" if number else "integer"],
+        minimum=spec.kind(spec.low),
+        maximum=spec.kind(spec.high),
+        # NaN fails no comparison, so minimum/maximum let it through: only NaN matches this.
+        **({"not": NOT_NAN} if number else {}),
+        title=title,
+        description=f"{spec.help[0].upper()}{spec.help[1:]}. Empty: {ENV_PREFIX}{name.upper()} or {default:g}.",
+    )
 
 
 @dag(
@@ -51,70 +76,50 @@ DEFAULT_ARGS = {
             None,
             type=["null", "integer"],
             minimum=1,
-            maximum=1440,
+            maximum=MAX_WINDOW_MINUTES,
             title="Window (minutes)",
             description="Minutes of data this run owns, ending where its data interval ends. Empty: one minute.",
         ),
-        "rate_per_minute": Param(
-            None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=100000,
-            # NaN fails no comparison, so minimum/maximum let it through: only NaN matches this.
-            **{"not": NOT_NAN},
-            title="Transactions per minute",
-            description="Average arrival rate. Empty: BANKING_RATE_PER_MINUTE or 100.",
-        ),
-        "fraud_rate": Param(
-            None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=0.5,
-            **{"not": NOT_NAN},
-            title="Injected fraud share",
-            description="Share of transactions from injected fraud scenarios. Empty: BANKING_FRAUD_RATE or 0.02.",
-        ),
-        "variant": Param(
-            None,
-            type=["null", "integer"],
-            minimum=0,
-            maximum=2147483647,
-            title="Stream variant",
-            description="Another reproducible stream for the same window. Empty: 0.",
-        ),
+        "rate_per_minute": stream_param("rate_per_minute", "Transactions per minute"),
+        "fraud_rate": stream_param("fraud_rate", "Injected fraud share"),
+        "variant": stream_param("variant", "Stream variant"),
     },
 )
 def banking_transactions() -> None:
-    @task
-    def generate() -> dict:
+    @task(multiple_outputs=False)
+    def generate(
+        params: dict[str, Any] | None = None,
+        data_interval_start: pendulum.DateTime | None = None,
+        data_interval_end: pendulum.DateTime | None = None,
+        dag_run: Any = None,
+    ) -> dict[str, Any]:
         from banking import tasks
 
-        ctx = get_current_context()
         with tasks.fail_fast():
             return tasks.generate(
-                dict(ctx["params"]),
-                ctx.get("data_interval_start"),
-                ctx.get("data_interval_end"),
-                ctx["dag_run"].run_after,
-                ctx["dag_run"].run_type,
+                dict(params or {}),
+                data_interval_start,
+                data_interval_end,
+                dag_run.run_after,
+                dag_run.run_type,
             )
 
-    @task
-    def score(manifest: dict) -> dict:
+    @task(multiple_outputs=False)
+    def score(manifest: dict[str, Any]) -> dict[str, Any]:
         from banking import tasks
 
         with tasks.fail_fast():
             return tasks.score(manifest)
 
-    @task
-    def load(manifest: dict, summary: dict) -> dict:
+    @task(multiple_outputs=False)
+    def load(manifest: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
         from banking import tasks
 
         with tasks.fail_fast():
-            return tasks.load(manifest, get_current_context()["run_id"])
+            return tasks.load(manifest, run_id)
 
     manifest = generate()
-    load(manifest, score(manifest))
+    score(manifest) >> load(manifest)  # the load reads what the score task staged
 
 
 banking_transactions()

@@ -57,10 +57,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 from tests.db.test_dashboard_queries import SEED_QUERIES, seed_queries  # noqa: E402
 from tests.grafana.macros import TimeRange, expand, for_panel, format_interval  # noqa: E402
 
-from banking import copy_format, loader, pipeline, rules, schema  # noqa: E402
+from banking import pipeline  # noqa: E402
 from banking.db import sql, sql_statements  # noqa: E402
 from banking.model import MERCHANT_CATEGORIES, Window  # noqa: E402
-from banking.settings import GeneratorSettings  # noqa: E402
+from banking.rules import config  # noqa: E402
+from banking.store import copy_format, partitions, schema  # noqa: E402
+from banking.stream.settings import GeneratorSettings  # noqa: E402
 from grafana import build_dashboard  # noqa: E402
 from scripts import embedded_postgres  # noqa: E402
 
@@ -101,7 +103,7 @@ def one_round(admin: dict[str, str], dbname: str, size: int, slot: int) -> dict[
     """One round of :func:`one_batch`, in windows of its own ``ROUND_DAYS`` apart, so that no round
     sees another's rows as history."""
     settings = GeneratorSettings(rate_per_minute=STREAM_RATE)
-    rule_set = rules.load_rules()
+    rule_set = config.load_rules()
     minutes = max(1, round(size / STREAM_RATE))
     start = T0 + timedelta(days=ROUND_DAYS * slot)
     window = Window(start, start + timedelta(minutes=minutes))
@@ -115,7 +117,7 @@ def one_round(admin: dict[str, str], dbname: str, size: int, slot: int) -> dict[
         copy_format.fragments(warm.tables)
         both = Window(window.start, window2.end)
         reset_days(conn, both)  # empty partitions, like the plain COPY's table
-        loader.ensure_partitions(conn, both)
+        partitions.ensure_partitions(conn, both)
         # The DAG's path: generate task, score task (regenerate, score, stage), load task (regenerate, load).
         t0 = time.perf_counter()
         batch, manifest = pipeline.generate(settings, window)
@@ -399,7 +401,7 @@ def load_dataset(admin: dict[str, str], dbname: str, target_rows: int, rate: flo
     dbname = dashboard_database(dbname)
     prepare(admin, dbname, GeneratorSettings())
     settings = GeneratorSettings(rate_per_minute=rate)
-    rule_set = rules.load_rules()
+    rule_set = config.load_rules()
     with connect(admin, dbname) as conn:
         have = conn.execute(
             "SELECT coalesce(sum(rows), 0) FROM banking_batches WHERE window_end <= %s", (T0,)

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from banking import rules, schema
-from banking.settings import GeneratorSettings
+from banking.rules import config
+from banking.rules.rule_set import RuleSet
+from banking.store import schema
+from banking.stream.settings import GeneratorSettings
 from tests.pg import TestServer
 
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -45,8 +47,8 @@ def db(empty_db: tuple[str, psycopg.Connection]) -> psycopg.Connection:
 
 
 @pytest.fixture(scope="session")
-def rule_set() -> rules.RuleSet:
-    return rules.load_rules()
+def rule_set() -> RuleSet:
+    return config.load_rules()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

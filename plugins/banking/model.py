@@ -1,4 +1,4 @@
-"""The records that flow through the pipeline: a data window, a transaction, a rule hit.
+"""The shared vocabulary of the pipeline: a data window, the values of its columns, a rule hit.
 
 Amounts are integer cents so that sums and thresholds are exact; they become
 ``numeric(12,2)`` in PostgreSQL. Timestamps are timezone-aware UTC datetimes.
@@ -6,9 +6,8 @@ Amounts are integer cents so that sums and thresholds are exact; they become
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
 
 # Values the original project's dashboard queries rely on (see README "Data model").
 TRANS_TYPES = ("Real_time_transaction", "settlements", "dispute")
@@ -41,6 +40,14 @@ SCENARIOS = ("card_testing", "account_takeover", "blacklisted_account", "high_va
 
 class WindowError(ValueError):
     """A data window that cannot be processed (empty, reversed or naive)."""
+
+
+class ParamsError(ValueError):
+    """Trigger parameters that cannot be used; nothing was written."""
+
+
+class LoadError(RuntimeError):
+    """A window that cannot be loaded as it is; nothing of it was written."""
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -98,65 +105,3 @@ class RuleHit:
     rule_id: str
     score: int
     explanation: str
-
-
-@dataclass(slots=True)
-class Transaction:
-    """One banking transaction: generated fields first, then the fields scoring fills in."""
-
-    uniq_id: UUID
-    timestamp: datetime
-    window_start: datetime
-    window_end: datetime
-    trans_type: str
-    channel: str
-    amount_cents: int  # in the reporting currency (USD)
-    currency: str  # the account's currency
-    amount_crr_cents: int  # the same amount in the account's currency
-    account_id: UUID
-    account_holder_name: str
-    account_blacklisted: bool
-    home_country: str
-    card_ref: UUID
-    card_id: str  # masked PAN, e.g. 411111******1234
-    card_type: str
-    card_presense: str  # sic: the original column name
-    merchant_id: UUID
-    merchant_name: str
-    merchant_category: str
-    country: str  # where the transaction happened
-    city: str
-    fraud_scenario: str | None = None  # ground truth; never an input to scoring
-    # Filled by scoring:
-    risk_score: int = 0
-    decision: str | None = None
-    rules_triggered: str | None = None
-    rules_explanation: str | None = None
-    rule_hits: list[RuleHit] = field(default_factory=list)
-    rule_set_version: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PastTransaction:
-    """A transaction loaded before the window being scored, as the rules see it."""
-
-    timestamp: datetime
-    account_id: UUID
-    card_ref: UUID
-    amount_cents: int
-    country: str
-
-
-@dataclass(slots=True)
-class History:
-    """Account history loaded before a window: past transactions per account, oldest first.
-
-    ``since`` is the earliest timestamp that was read; rules must not look further back.
-    """
-
-    since: datetime
-    until: datetime
-    by_account: dict[UUID, list[PastTransaction]] = field(default_factory=dict)
-
-    def for_account(self, account_id: UUID) -> list[PastTransaction]:
-        return self.by_account.get(account_id, [])

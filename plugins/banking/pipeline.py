@@ -19,14 +19,17 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from banking import loader, rules
-from banking.batch import COUNTRY_CODES, Batch
-from banking.generator import generate_batch
-from banking.history import load_history, read_history_columns
-from banking.loader import BatchSummary, LoadResult
-from banking.model import Transaction, Window
-from banking.scoring import HistoryColumns, Scores, score_columns
-from banking.settings import GeneratorSettings
+from banking.model import Window
+from banking.rules import history
+from banking.rules.columns import Columns, HistoryColumns
+from banking.rules.engine import Scores, score_columns
+from banking.rules.rule_set import RuleSet
+from banking.store import audit, loader
+from banking.store.audit import WindowSummary
+from banking.store.loader import LoadResult
+from banking.stream.batch import COUNTRY_CODES, Batch
+from banking.stream.generator import generate_batch
+from banking.stream.settings import GeneratorSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ class Manifest:
 class WindowReport:
     """The outcome of one window run in process, with each stage's seconds."""
 
-    summary: BatchSummary
+    summary: WindowSummary
     load: LoadResult
     seconds: dict[str, float]
 
@@ -95,44 +98,46 @@ def regenerate(manifest: Manifest) -> Batch:
     return batch
 
 
-def score(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> Scores:
+def score(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> Scores:
     """Step 2: score the batch against the history loaded before its window."""
-    return score_columns(batch.scoring_columns(), read_history(conn, batch, rule_set), rule_set)
+    return score_columns(columns_of(batch), read_history(conn, batch, rule_set), rule_set)
 
 
-def score_transactions(
-    conn: psycopg.Connection, rows: list[Transaction], window: Window, rule_set: rules.RuleSet
-) -> rules.ScoreSummary:
-    """Score transaction objects in place against the history before ``window`` (backtests)."""
-    history = load_history(conn, (t.account_id for t in rows), window.start - rule_set.lookback, window.start)
-    return rules.score_batch(rows, history, rule_set)
-
-
-def read_history(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> HistoryColumns:
-    """The earlier transactions of the batch's accounts that the rules can see, as columns keyed like
-    the batch (population indices; ids or countries outside the population get keys of their own)."""
-    tables = batch.tables
-    since, until = batch.window.start - rule_set.lookback, batch.window.start
-    accounts = [tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()]
-    past = read_history_columns(conn, accounts, since, until, COUNTRY_CODES)
-    return HistoryColumns(
-        t_us=past.t_us,
-        account=tables.account_ids.positions_of(past.account),
-        card=tables.card_ids.positions_of(past.card),
-        amount_cents=past.amount_cents,
-        country=past.country,
-        since=since,
-        until=until,
+def columns_of(batch: Batch) -> Columns:
+    """What the rules read of a batch, in the engine's layout (accounts and cards keyed by population index)."""
+    return Columns(
+        t_us=batch.t_us,
+        account=batch.account.astype(np.int64),
+        card=batch.card.astype(np.int64),
+        amount_cents=batch.amount_cents,
+        country=batch.country.astype(np.int32),
+        home_country=batch.home_country.astype(np.int32),
+        trans_type=batch.trans_type,
+        card_present=batch.present,
+        category=batch.category,
+        blacklisted=batch.blacklisted,
+        countries=COUNTRY_CODES,
     )
 
 
-def summarize(batch: Batch, scores: Scores, settings: GeneratorSettings) -> BatchSummary:
-    return BatchSummary.of(batch, scores, settings.digest, settings.population_version, settings.as_dict())
+def read_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> HistoryColumns:
+    """The earlier transactions of the batch's accounts that the rules can see, as columns keyed like
+    the batch (population indices; ids or countries outside the population get keys of their own)."""
+    tables = batch.tables
+    accounts = [tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()]
+    since, until = batch.window.start - rule_set.lookback, batch.window.start
+    return history.read_history(
+        conn, accounts, tables.account_ids, tables.card_ids, since, until, COUNTRY_CODES
+    )
+
+
+def summarize(batch: Batch, scores: Scores, settings: GeneratorSettings) -> WindowSummary:
+    return WindowSummary.of(batch, scores, settings.digest, settings.population_version, settings.as_dict())
 
 
 def score_and_stage(
-    conn: psycopg.Connection, manifest: Manifest, rule_set: rules.RuleSet
-) -> tuple[BatchSummary, int]:
+    conn: psycopg.Connection, manifest: Manifest, rule_set: RuleSet
+) -> tuple[WindowSummary, int]:
     """The score task: regenerate, score, and stage the scores for the load task."""
     batch = regenerate(manifest)
     scores = score(conn, batch, rule_set)
@@ -148,7 +153,7 @@ def load(conn: psycopg.Connection, manifest: Manifest, run_id: str | None = None
 def run_window(
     conn: psycopg.Connection,
     settings: GeneratorSettings,
-    rule_set: rules.RuleSet,
+    rule_set: RuleSet,
     window: Window,
     run_id: str | None = None,
 ) -> WindowReport:
@@ -186,7 +191,7 @@ def catch_up(
     ``max_duration`` in all (the rest is ``behind``: the next runs go on from where this one ends,
     oldest first, so the stream has no gap however long the downtime was, up to the bound).
     """
-    last = loader.last_loaded_minute(conn, interval.start)
+    last = audit.last_loaded_minute(conn, interval.start)
     if last is None or last >= interval.start:
         return CatchUp(interval, 0, None, None)
     start, skipped = last, None
@@ -202,7 +207,7 @@ def catch_up(
 def warm_start(
     conn: psycopg.Connection,
     settings: GeneratorSettings,
-    rule_set: rules.RuleSet,
+    rule_set: RuleSet,
     end: datetime,
     duration: timedelta,
     step: timedelta = timedelta(days=1),
@@ -214,9 +219,9 @@ def warm_start(
     ``end - duration`` is not new, and is left as it is.
     """
     begin = end - duration
-    if duration <= timedelta(0) or loader.loaded_before(conn, begin):
+    if duration <= timedelta(0) or audit.loaded_before(conn, begin):
         return []
-    start = max(begin, loader.last_loaded_minute(conn, end) or begin)
+    start = max(begin, audit.last_loaded_minute(conn, end) or begin)
     reports: list[WindowReport] = []
     rows, started = 0, time.perf_counter()
     while start < end:

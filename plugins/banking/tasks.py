@@ -14,14 +14,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from banking import copy_format, db, pipeline, retention, rules, schema
-from banking.loader import LoadError
-from banking.model import Window, WindowError
-from banking.settings import STREAM_FIELDS, SettingsError, from_env
+from banking import db, pipeline
+from banking.backtest import replay
+from banking.backtest.spec import parse_spec
+from banking.model import LoadError, ParamsError, Window, WindowError
+from banking.rules.config import RuleConfigError, load_rules
+from banking.store import copy_format, partitions, retention, schema
+from banking.stream.settings import MAX_WINDOW_MINUTES, STREAM_FIELDS, SettingsError, from_env
 
 log = logging.getLogger(__name__)
 
-MAX_WINDOW_MINUTES = 1440
 MAX_WINDOW_ROWS = 2_000_000  # expected rows per window; more belongs in a backfill of many windows
 TRIGGER_PARAMS = ("window_minutes", *STREAM_FIELDS)
 RULES_FILE_ENV = "BANKING_RULES_FILE"
@@ -48,9 +50,8 @@ def duration_setting(name: str, default: float, unit: timedelta, maximum: float)
 def warm() -> None:
     """Import the pipeline and build the configured population's tables and COPY fragments in this
     process, so that the task processes it forks start with them (``airflow_local_settings.py``)."""
-    from banking import copy_format
-    from banking.batch import tables_for
-    from banking.population import population_for
+    from banking.stream.batch import tables_for
+    from banking.stream.population import population_for
 
     started = time.perf_counter()
     tables = tables_for(population_for(from_env()))
@@ -60,17 +61,13 @@ def warm() -> None:
     )
 
 
-class ParamsError(ValueError):
-    """Trigger parameters that cannot be used; nothing was written."""
-
-
 # Errors that a retry cannot fix: bad params, settings or rules, a batch that is not what was generated
 # or that cannot be encoded (an amount no column holds).
 PERMANENT_ERRORS = (
     ParamsError,
     SettingsError,
     WindowError,
-    rules.RuleConfigError,
+    RuleConfigError,
     pipeline.FingerprintMismatch,
     LoadError,
     copy_format.EncodeError,
@@ -88,7 +85,7 @@ def fail_fast() -> Iterator[None]:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
-def run_window(
+def window_of_run(
     interval_start: datetime | None,
     interval_end: datetime | None,
     run_after: datetime | None,
@@ -142,7 +139,7 @@ def generate(
         )
     except SettingsError as exc:
         raise ParamsError(str(exc)) from None
-    window = run_window(interval_start, interval_end, run_after, minutes)
+    window = window_of_run(interval_start, interval_end, run_after, minutes)
     if run_type == SCHEDULED and minutes is None:
         window = _caught_up(window, settings.rate_per_minute, conn_id)
     expected = settings.rate_per_minute * window.minutes
@@ -196,7 +193,7 @@ def _caught_up(interval: Window, rate_per_minute: float, conn_id: str) -> Window
 def score(manifest: Mapping[str, Any], conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
     """Regenerate the window, score it against its history and stage the scores for the load."""
     m = pipeline.Manifest.from_xcom(dict(manifest))
-    rule_set = rules.load_rules(os.environ.get(RULES_FILE_ENV) or None)
+    rule_set = load_rules(os.environ.get(RULES_FILE_ENV) or None)
     started = time.perf_counter()
     with db.hook_connection(conn_id) as conn:
         summary, staged_bytes = pipeline.score_and_stage(conn, m, rule_set)
@@ -236,18 +233,13 @@ def load(
 
 def set_up_schema(reference: datetime, days_ahead: int, conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
     """Migrations, login roles, population seed and partitions for the days ahead of ``reference``."""
-    from banking.loader import ensure_partitions
-
     settings = from_env()
     duration_setting(WARM_START_DAYS_ENV, DEFAULT_WARM_START_DAYS, timedelta(days=1), 31)  # fail early
     with db.hook_connection(conn_id) as conn:
         applied = schema.apply_migrations(conn)
         roles = schema.ensure_login_roles(conn, os.environ)
         seeded = schema.seed_population(conn, settings)
-        day = reference.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        created = ensure_partitions(
-            conn, Window(day - timedelta(days=1), day + timedelta(days=days_ahead + 1))
-        )
+        created = partitions.ensure_days_ahead(conn, reference, days_ahead)
     log.info(
         "migrations applied: %s; login roles: %s; population %s %s; partitions created: %d",
         applied or "none new",
@@ -265,7 +257,7 @@ def warm_start(reference: datetime, conn_id: str = db.DEFAULT_CONN_ID) -> dict[s
     duration = duration_setting(WARM_START_DAYS_ENV, DEFAULT_WARM_START_DAYS, timedelta(days=1), 31)
     end = reference.astimezone(UTC).replace(second=0, microsecond=0)
     settings = from_env()
-    rule_set = rules.load_rules(os.environ.get(RULES_FILE_ENV) or None)
+    rule_set = load_rules(os.environ.get(RULES_FILE_ENV) or None)
     started = time.perf_counter()
     with db.hook_connection(conn_id) as conn:
         reports = pipeline.warm_start(conn, settings, rule_set, end, duration)
@@ -307,3 +299,13 @@ def apply_retention(
         "batches": result.batches,
         "staged": result.staged,
     }
+
+
+def run_backtest(
+    params: Mapping[str, Any], run_id: str | None, conn_id: str = db.DEFAULT_CONN_ID
+) -> dict[str, Any]:
+    """Replay a range with candidate rules; bad params fail before the database is touched. Returns a
+    small XCom summary (the results and metrics are in the backtest tables)."""
+    spec = parse_spec(params)
+    with db.hook_connection(conn_id) as conn:
+        return replay.run_logged(conn, spec, run_id).as_xcom()

@@ -8,8 +8,9 @@ from typing import Any
 import psycopg
 import yaml
 
-from banking import paths, pipeline, rules
+from banking import paths, pipeline
 from banking.model import Window
+from banking.rules.rule_set import RuleSet
 from tests.conftest import DAY, SMALL
 
 NOON = DAY.replace(hour=12)
@@ -45,7 +46,7 @@ PIPELINE_TABLES = (
 )
 
 
-def load_windows(conn: psycopg.Connection, rule_set: rules.RuleSet) -> None:
+def load_windows(conn: psycopg.Connection, rule_set: RuleSet) -> None:
     for window in [*BEFORE, *INSIDE, PARTIAL]:
         pipeline.run_window(conn, SMALL, rule_set, window)
 

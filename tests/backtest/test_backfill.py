@@ -24,8 +24,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from banking import pipeline, rules, schema
+from banking import pipeline
 from banking.model import Window
+from banking.rules.rule_set import RuleSet
+from banking.store import schema
 from tests.conftest import SMALL
 from tests.dags.conftest import AIRFLOW, airflow_env
 from tests.pg import TestServer
@@ -119,7 +121,7 @@ def backfill_states(home: Path) -> list[tuple[str, str]]:
 
 
 def test_a_backfill_equals_its_windows_run_one_by_one(
-    pg: TestServer, db: psycopg.Connection, rule_set: rules.RuleSet, tmp_path: Path
+    pg: TestServer, db: psycopg.Connection, rule_set: RuleSet, tmp_path: Path
 ) -> None:
     start = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     windows = [Window(start + timedelta(minutes=i), start + timedelta(minutes=i + 1)) for i in range(3)]

@@ -10,9 +10,13 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from banking import backtest, pipeline, rules, schema, tasks
-from banking.backtest import CANDIDATE, LIVE, OVERALL
+from banking import tasks
+from banking.backtest import replay, spec, stored
+from banking.backtest.scoreboard import CANDIDATE, LIVE, OVERALL
 from banking.db import sql
+from banking.rules import config
+from banking.rules.rule_set import RuleSet
+from banking.store import schema
 from tests.backtest.common import (
     PARTIAL,
     RANGE,
@@ -38,7 +42,7 @@ def test_live_rules_reproduce_every_live_decision(
     loaded: psycopg.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="banking.backtest")
-    report = backtest.run_on(loaded, params("live-check"))
+    report = replay.run_on(loaded, params("live-check"))
 
     expected = loaded.execute(f"SELECT count(*) FROM banking_data d WHERE {IN_RANGE}", BOUNDS).fetchone()[0]
     assert report.rows == expected > 0
@@ -76,7 +80,7 @@ def test_live_rules_reproduce_every_live_decision(
         "SELECT status, windows, skipped_windows, rows, changed, live_versions, candidate_version "
         "FROM banking_backtest_runs WHERE backtest_id = 'live-check'"
     ).fetchone()
-    version = rules.load_rules().version
+    version = config.load_rules().version
     assert run == ("succeeded", RANGE_MINUTES, 0, report.rows, 0, [version], version)
     # Chunks of 10 minutes over 22 minutes: three.
     progress = [r.getMessage() for r in caplog.records if "chunk " in r.getMessage()]
@@ -88,7 +92,7 @@ def test_live_rules_reproduce_every_live_decision(
 def test_a_stricter_threshold_rejects_more_and_its_metrics_match_plain_sql(
     loaded: psycopg.Connection,
 ) -> None:
-    report = backtest.run_on(loaded, params("strict", rules_file=None, rules_json=stricter_rules(40)))
+    report = replay.run_on(loaded, params("strict", rules_file=None, rules_json=stricter_rules(40)))
     assert report.metric(CANDIDATE).rejected > report.metric(LIVE).rejected
     assert report.changed > 0
 
@@ -156,7 +160,7 @@ def test_a_stricter_threshold_rejects_more_and_its_metrics_match_plain_sql(
     assert set(counted) <= set(stored)
     assert len(counted) >= 2 * 5  # overall and most rules of both variants fired here
     # Rules that never fired still get a row (with zeros) in both variants.
-    assert len(stored) == 2 * (1 + len(rules.load_rules().enabled_rules))
+    assert len(stored) == 2 * (1 + len(config.load_rules().enabled_rules))
 
 
 @pytest.mark.parametrize("role", [None, "banking_writer"])
@@ -164,7 +168,7 @@ def test_banking_data_is_never_changed(loaded: psycopg.Connection, role: str | N
     before = snapshot(loaded)
     if role:
         loaded.execute(f"SET ROLE {role}")
-    report = backtest.run_on(loaded, params("isolation", rules_file=None, rules_json=stricter_rules(35)))
+    report = replay.run_on(loaded, params("isolation", rules_file=None, rules_json=stricter_rules(35)))
     loaded.execute("RESET ROLE")
     assert report.changed > 0
     assert snapshot(loaded) == before
@@ -174,10 +178,10 @@ def test_banking_data_is_never_changed(loaded: psycopg.Connection, role: str | N
 def test_the_reader_role_reads_live_vs_candidate_and_cannot_change_anything(
     loaded: psycopg.Connection,
 ) -> None:
-    report = backtest.run_on(loaded, params("visible", rules_file=None, rules_json=stricter_rules(40)))
+    report = replay.run_on(loaded, params("visible", rules_file=None, rules_json=stricter_rules(40)))
     loaded.execute("SET ROLE banking_reader")
     panel = loaded.execute(sql("backtest/live_vs_candidate"), {"backtest_id": "visible"}).fetchall()
-    assert [row[0] for row in panel] == [OVERALL, *sorted(r.id for r in rules.load_rules().enabled_rules)]
+    assert [row[0] for row in panel] == [OVERALL, *sorted(r.id for r in config.load_rules().enabled_rules)]
     overall = panel[0]
     live, candidate = report.metric(LIVE), report.metric(CANDIDATE)
     assert overall[1:9] == (
@@ -202,13 +206,13 @@ def test_the_reader_role_reads_live_vs_candidate_and_cannot_change_anything(
 
 def test_a_rerun_with_the_same_id_gives_identical_results(loaded: psycopg.Connection) -> None:
     strict = stricter_rules(40)
-    backtest.run_on(loaded, params("again", rules_file=None, rules_json=strict, chunk_minutes=7))
+    replay.run_on(loaded, params("again", rules_file=None, rules_json=strict, chunk_minutes=7))
     first = {
         t: backtest_rows(loaded, t, "again") for t in ("banking_backtest_results", "banking_backtest_metrics")
     }
     # Another id in between, and other chunks: neither changes what the id stores.
-    backtest.run_on(loaded, params("other"))
-    backtest.run_on(loaded, params("again", rules_file=None, rules_json=strict, chunk_minutes=1440))
+    replay.run_on(loaded, params("other"))
+    replay.run_on(loaded, params("again", rules_file=None, rules_json=strict, chunk_minutes=1440))
     again = {
         t: backtest_rows(loaded, t, "again") for t in ("banking_backtest_results", "banking_backtest_metrics")
     }
@@ -218,8 +222,8 @@ def test_a_rerun_with_the_same_id_gives_identical_results(loaded: psycopg.Connec
 
 
 def test_a_rerun_over_a_shorter_range_drops_the_rows_outside_it(loaded: psycopg.Connection) -> None:
-    backtest.run_on(loaded, params("shrink"))
-    report = backtest.run_on(loaded, params("shrink", end=minutes(0, 10).end.isoformat()))
+    replay.run_on(loaded, params("shrink"))
+    report = replay.run_on(loaded, params("shrink", end=minutes(0, 10).end.isoformat()))
     stored = loaded.execute(
         "SELECT count(*), max(window_end) FROM banking_backtest_results WHERE backtest_id = 'shrink'"
     ).fetchone()
@@ -260,14 +264,14 @@ BAD_INPUT = {
 
 
 @pytest.fixture(scope="module")
-def kept(pg: TestServer, rule_set: rules.RuleSet) -> Iterator[psycopg.Connection]:
+def kept(pg: TestServer, rule_set: RuleSet) -> Iterator[psycopg.Connection]:
     """One loaded database for every bad-input case, holding a good result under the id "keep"."""
     name = pg.create_database()
     with pg.connect(name) as conn:
         schema.apply_migrations(conn)
         schema.seed_population(conn, SMALL)
         load_windows(conn, rule_set)
-        backtest.run_on(conn, params("keep"))
+        replay.run_on(conn, params("keep"))
         yield conn
 
 
@@ -277,8 +281,8 @@ def test_bad_input_is_refused_and_nothing_is_written(kept: psycopg.Connection, c
     before = snapshot(kept), {t: backtest_rows(kept, t, "keep") for t in outputs}, counts(kept)
     overrides, message = BAD_INPUT[case]
     bad = {**params("keep"), **overrides}
-    with pytest.raises((backtest.BacktestInputError, rules.RuleConfigError)) as caught:
-        backtest.run_on(kept, bad)
+    with pytest.raises((spec.BacktestInputError, config.RuleConfigError)) as caught:
+        replay.run_on(kept, bad)
     assert message in str(caught.value)
     # A permanent error: tasks.fail_fast() fails the task at once instead of retrying it.
     assert isinstance(caught.value, tasks.PERMANENT_ERRORS)
@@ -294,17 +298,17 @@ def test_a_backtest_already_running_under_the_same_id_is_refused(
     name = loaded.execute("SELECT current_database()").fetchone()[0]
     with pg.connect(name) as other:
         other.execute("SELECT pg_advisory_lock(hashtext('banking_backtest'), hashtext('busy'))")
-        with pytest.raises(backtest.BacktestBusy):
-            backtest.run_on(loaded, params("busy"))
+        with pytest.raises(replay.BacktestBusy):
+            replay.run_on(loaded, params("busy"))
     assert counts(loaded)["banking_backtest_runs"] == 0
-    backtest.run_on(loaded, params("busy"))  # once the other session let go
+    replay.run_on(loaded, params("busy"))  # once the other session let go
 
 
 def test_a_failure_half_way_is_recorded_and_a_rerun_recovers(
     loaded: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = snapshot(loaded)
-    real_score, calls = pipeline.score_transactions, []
+    real_score, calls = stored.score_stored_window, []
 
     def flaky_score(*args, **kwargs):
         calls.append(1)
@@ -312,15 +316,15 @@ def test_a_failure_half_way_is_recorded_and_a_rerun_recovers(
             raise psycopg.OperationalError("connection lost")
         return real_score(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "score_transactions", flaky_score)
+    monkeypatch.setattr(stored, "score_stored_window", flaky_score)
     with pytest.raises(psycopg.OperationalError):
-        backtest.run_on(loaded, params("crash"))
+        replay.run_on(loaded, params("crash"))
     status, error = loaded.execute("SELECT status, error FROM banking_backtest_runs").fetchone()
     assert status == "failed" and "connection lost" in error
     assert counts(loaded)["banking_backtest_metrics"] == 0
     assert snapshot(loaded) == before
 
-    monkeypatch.setattr(pipeline, "score_transactions", real_score)
-    report = backtest.run_on(loaded, params("crash"))  # the lock was released; the rerun starts over
+    monkeypatch.setattr(stored, "score_stored_window", real_score)
+    report = replay.run_on(loaded, params("crash"))  # the lock was released; the rerun starts over
     assert counts(loaded)["banking_backtest_results"] == report.rows
     assert loaded.execute("SELECT status, error FROM banking_backtest_runs").fetchone() == ("succeeded", None)

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from banking import backtest, rules, schema
+from banking.backtest import replay
+from banking.rules.rule_set import RuleSet
+from banking.store import schema
 from tests.backtest.common import RANGE, counts, load_windows, params, snapshot, stricter_rules
 from tests.conftest import SMALL
 from tests.dags.conftest import AirflowRunner
@@ -19,7 +21,7 @@ RESULTS = 'SELECT "timestamp", uniq_id, decision, risk_score, rules_triggered, r
 
 
 def test_the_backtest_dag_refuses_bad_input_then_runs(
-    airflow_runner: AirflowRunner, rule_set: rules.RuleSet
+    airflow_runner: AirflowRunner, rule_set: RuleSet
 ) -> None:
     with airflow_runner.connect() as conn:
         schema.apply_migrations(conn)
@@ -49,7 +51,7 @@ def test_the_backtest_dag_refuses_bad_input_then_runs(
         ).fetchone()
         assert status == "succeeded" and rows > 0 and run_id.startswith("manual__")
         # The DAG stores what the same backtest gives in process.
-        backtest.run_on(conn, {**conf, "backtest_id": "in-process"})
+        replay.run_on(conn, {**conf, "backtest_id": "in-process"})
         dag_rows = conn.execute(RESULTS, ("dag-run",)).fetchall()
         assert len(dag_rows) == rows
         assert dag_rows == conn.execute(RESULTS, ("in-process",)).fetchall()

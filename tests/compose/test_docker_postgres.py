@@ -18,8 +18,10 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from scripts import embedded_postgres
 
-from banking import pipeline, rules, schema
+from banking import pipeline
 from banking.model import Window
+from banking.rules.rule_set import RuleSet
+from banking.store import schema
 from grafana import build_dashboard as bd
 from tests.compose.helpers import ROOT
 from tests.conftest import DAY, SMALL
@@ -97,7 +99,7 @@ def test_owners_and_databases(cluster: dict[str, str]) -> None:
 
 
 def test_banking_owner_sets_up_the_schema_and_grafana_reads(
-    cluster: dict[str, str], rule_set: rules.RuleSet
+    cluster: dict[str, str], rule_set: RuleSet
 ) -> None:
     with connect(cluster, "banking", PASSWORDS["BANKING_DB_PASSWORD"], "banking") as owner:
         # What banking_schema does, as the banking_db connection's non-superuser owner.

@@ -33,9 +33,17 @@ for dag_id, dag in bag.dags.items():
         "timetable": type(dag.timetable).__name__,
         "max_active_runs": dag.max_active_runs,
         "params": sorted(dag.params.keys()),
+        "schemas": {k: dag.params.get_param(k).schema for k in dag.params},
+        "multiple_outputs": sorted({bool(getattr(t, "multiple_outputs", False)) for t in dag.tasks}),
+        "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
+        "defaults": {k: dag.params.get_param(k).value for k in dag.params
+                     if dag.params.get_param(k).has_value},
         "doc_md": bool(dag.doc_md),
     }
-heavy = sorted(m for m in ("faker", "psycopg", "banking") if m in sys.modules)
+# Of the package, only the standard-library modules that hold the Params' bounds may load.
+light = {"banking", "banking.stream", "banking.stream.settings", "banking.backtest", "banking.backtest.bounds"}
+heavy = sorted(m for m in sys.modules if m in ("faker", "psycopg", "numpy")
+               or (m.split(".")[0] == "banking" and m not in light))
 print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags,
                   "seconds": seconds, "heavy": heavy}))
 """
@@ -87,6 +95,16 @@ def test_every_dag_has_tags_owner_retries_and_docs(parsed: dict[str, dict]) -> N
             assert dag["max_active_runs"] == 1, dag_id
 
 
+def test_each_task_pushes_one_xcom_and_states_its_dependencies(parsed: dict[str, dict]) -> None:
+    """No task returns a dict as several XComs (TaskFlow's multiple_outputs); the load waits for the
+    score task, whose staged scores it reads, without taking its result as an unused argument."""
+    for result in parsed.values():
+        for dag_id, dag in result["dags"].items():
+            assert dag["multiple_outputs"] == [False], dag_id
+    upstream = parsed["banking_transactions.py"]["dags"]["banking_transactions"]["upstream"]
+    assert upstream == {"generate": [], "score": ["generate"], "load": ["generate", "score"]}
+
+
 def test_trigger_form_params(parsed: dict[str, dict]) -> None:
     params = parsed["banking_transactions.py"]["dags"]["banking_transactions"]["params"]
     assert params == ["fraud_rate", "rate_per_minute", "variant", "window_minutes"]
@@ -97,9 +115,34 @@ def test_trigger_form_params(parsed: dict[str, dict]) -> None:
 
 
 def test_dag_files_import_nothing_heavy_at_top_level(parsed: dict[str, dict]) -> None:
-    """Database drivers, Faker and the plugins package load inside tasks, not when the file is parsed."""
+    """Database drivers, Faker, NumPy and the pipeline load inside tasks, not when the file is parsed:
+    the DAG files read only the settings' and the backtest's bounds, which need the standard library."""
     for name, result in parsed.items():
         assert result["heavy"] == [], name
+
+
+def test_the_trigger_form_bounds_are_the_settings_bounds(parsed: dict[str, dict]) -> None:
+    """The Params are built from settings.SPECS and MAX_WINDOW_MINUTES, the bounds the tasks check."""
+    from banking.backtest.bounds import BACKTEST_ID_PATTERN, DEFAULT_CHUNK_MINUTES, MAX_CHUNK_MINUTES
+    from banking.stream.settings import MAX_WINDOW_MINUTES, SPECS, STREAM_FIELDS
+
+    schemas = parsed["banking_transactions.py"]["dags"]["banking_transactions"]["schemas"]
+    assert (schemas["window_minutes"]["minimum"], schemas["window_minutes"]["maximum"]) == (
+        1,
+        MAX_WINDOW_MINUTES,
+    )
+    for name in STREAM_FIELDS:
+        spec = SPECS[name]
+        assert (schemas[name]["minimum"], schemas[name]["maximum"]) == (spec.low, spec.high), name
+        assert schemas[name]["type"] == ["null", "number" if spec.kind is float else "integer"], name
+        assert ("not" in schemas[name]) == (spec.kind is float), name  # NaN is refused where numbers go
+    backtest = parsed["banking_backtest.py"]["dags"]["banking_backtest"]["schemas"]
+    assert backtest["backtest_id"]["pattern"] == BACKTEST_ID_PATTERN
+    assert backtest["chunk_minutes"]["maximum"] == MAX_CHUNK_MINUTES
+    assert (
+        parsed["banking_backtest.py"]["dags"]["banking_backtest"]["defaults"]["chunk_minutes"]
+        == DEFAULT_CHUNK_MINUTES
+    )
 
 
 PLUGINS_PROBE = """

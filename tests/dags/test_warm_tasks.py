@@ -15,11 +15,11 @@ PROBE = """
 import json, sys
 sys.argv = ["airflow", *sys.argv[1:]]
 import airflow.settings  # imports airflow_local_settings, as every Airflow process does
-from banking.population import _population
+from banking.stream.population import _population
 print(json.dumps({
     "pipeline": "banking.pipeline" in sys.modules,
-    "populations": _population.cache_info().currsize if "banking.population" in sys.modules else 0,
-    "fragments": len(sys.modules["banking.copy_format"]._FRAGMENTS) if "banking.copy_format" in sys.modules else 0,
+    "populations": _population.cache_info().currsize if "banking.stream.population" in sys.modules else 0,
+    "fragments": len(sys.modules["banking.store.copy_format"]._FRAGMENTS) if "banking.store.copy_format" in sys.modules else 0,
 }))
 """
 
@@ -45,7 +45,7 @@ def test_only_the_parents_of_task_processes_are_warmed(
         check=True,
     )
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    # The probe itself imports banking.population to look; only a warmed process built anything.
+    # The probe itself imports banking.stream.population to look; only a warmed process built anything.
     assert found == {"pipeline": warm, "populations": int(warm), "fragments": int(warm)}
 
 

@@ -11,8 +11,10 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from banking import copy_format, pipeline
+from banking import pipeline
 from banking.model import Window
+from banking.store import copy_format
+from tests.builders import transactions_of
 from tests.conftest import DAY, SMALL
 
 COLUMNS = (
@@ -27,7 +29,7 @@ WINDOW = Window(DAY.replace(hour=9), DAY.replace(hour=9) + timedelta(minutes=20)
 def expected_rows(batch, scores, rule_set_version: str) -> list[tuple]:
     """The batch's rows as Python values, in COLUMNS order, for an INSERT through psycopg."""
     rows = []
-    for i, t in enumerate(batch.transactions()):
+    for i, t in enumerate(transactions_of(batch)):
         hits = [{"rule": h.rule_id, "score": h.score, "explanation": h.explanation} for h in scores.hits(i)]
         rows.append(
             (
@@ -97,7 +99,7 @@ def test_copied_rows_equal_the_same_rows_inserted_by_psycopg(db: psycopg.Connect
     assert db.execute("SELECT count(*) FROM copied").fetchone()[0] == len(batch)
     # the texts survive as written, in the explanation column and in the hits' JSON
     i = hit_rows[0]
-    uniq = batch.transactions()[i].uniq_id
+    uniq = transactions_of(batch)[i].uniq_id
     explanation, hits = db.execute(
         "SELECT rules_explanation, rule_hits FROM copied WHERE uniq_id = %s", (uniq,)
     ).fetchone()
@@ -113,7 +115,7 @@ def test_a_range_of_rows_is_a_complete_payload(db: psycopg.Connection, rule_set)
     with db.cursor() as cur, cur.copy(f"COPY part ({COLUMNS}) FROM STDIN (FORMAT binary)") as copy:
         copy.write(copy_format.encode_rows(batch, scores, rule_set.version, rows=rows))
     got = [r[0] for r in db.execute('SELECT uniq_id FROM part ORDER BY "timestamp", uniq_id').fetchall()]
-    assert [t.uniq_id for t in batch.transactions()[rows.start : rows.stop]] == got
+    assert [t.uniq_id for t in transactions_of(batch)[rows.start : rows.stop]] == got
     with pytest.raises(copy_format.EncodeError, match="not a range"):
         copy_format.encode_rows(batch, scores, rule_set.version, rows=range(0, len(batch) + 1))
 

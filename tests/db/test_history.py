@@ -8,9 +8,10 @@ import numpy as np
 import psycopg
 
 from banking import pipeline
-from banking.batch import COUNTRY_CODES
-from banking.history import load_history, read_history_columns
 from banking.model import Window
+from banking.rules.history import read_history_columns
+from banking.stream.batch import COUNTRY_CODES
+from tests.builders import load_history
 from tests.conftest import DAY, SMALL
 
 NOON = DAY.replace(hour=12)
@@ -65,6 +66,6 @@ def test_nothing_to_read_gives_empty_columns(db: psycopg.Connection) -> None:
 
 
 def first_account():
-    from banking.population import population_for
+    from banking.stream.population import population_for
 
     return population_for(SMALL).accounts[0].account_id

@@ -7,8 +7,9 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from banking import copy_format, loader, pipeline
+from banking import model, pipeline
 from banking.model import EPOCH, Window
+from banking.store import copy_format, loader, partitions, rollups, staging
 from tests.conftest import DAY, SMALL
 
 ROWS = "SELECT * FROM banking_data WHERE window_start = %s AND window_end = %s ORDER BY uniq_id"
@@ -77,7 +78,7 @@ def test_an_error_in_the_middle_of_a_load_leaves_nothing(
 
 def test_a_batch_of_unknown_population_is_refused(db: psycopg.Connection, rule_set) -> None:
     other = SMALL.with_overrides({"seed": 99})
-    with pytest.raises(loader.LoadError, match="run the banking_schema DAG"):
+    with pytest.raises(model.LoadError, match="run the banking_schema DAG"):
         pipeline.run_window(db, other, rule_set, minute(0))
     assert db.execute("SELECT count(*) FROM banking_data").fetchone()[0] == 0
 
@@ -94,7 +95,7 @@ def test_staged_path_loads_the_same_rows_as_the_direct_path(db: psycopg.Connecti
     assert result.inserted == len(direct)
     assert window_rows(db, w) == direct
     assert db.execute("SELECT count(*) FROM banking_staging").fetchone()[0] == 0
-    with pytest.raises(loader.LoadError, match="nothing is staged"):
+    with pytest.raises(model.LoadError, match="nothing is staged"):
         pipeline.load(db, manifest)
 
 
@@ -103,7 +104,7 @@ def test_staged_scores_round_trip(db: psycopg.Connection, rule_set) -> None:
     batch, _ = pipeline.generate(SMALL.with_overrides({"fraud_rate": 0.2}), minute(7))
     scores = pipeline.score(db, batch, rule_set)
     assert scores.explanations  # some rule fired, so the texts travel too
-    back = loader.unpack_scores(loader.pack_scores(scores))
+    back = staging.unpack_scores(staging.pack_scores(scores))
     for name in ("risk_score", "decision", "hit_mask"):
         assert (getattr(back, name) == getattr(scores, name)).all(), name
     assert (back.rule_ids, back.rule_scores, back.explanations) == (
@@ -117,8 +118,8 @@ def test_staged_scores_round_trip(db: psycopg.Connection, rule_set) -> None:
 def test_scores_staged_by_another_version_are_refused(db: psycopg.Connection, rule_set) -> None:
     import zlib
 
-    with pytest.raises(loader.LoadError, match="another version of the pipeline"):
-        loader.unpack_scores(zlib.compress(b"\x02\x00\x00\x00{}"))
+    with pytest.raises(model.LoadError, match="another version of the pipeline"):
+        staging.unpack_scores(zlib.compress(b"\x02\x00\x00\x00{}"))
 
 
 def test_regenerating_with_other_settings_is_detected(rule_set) -> None:
@@ -307,7 +308,7 @@ def test_concurrent_loads_of_the_same_hours_take_turns(
     the same hours at the same time: no deadlock, and the hours add up."""
     import threading
 
-    monkeypatch.setattr(loader, "MAX_LOCKED_HOURS", 1)
+    monkeypatch.setattr(rollups, "MAX_LOCKED_HOURS", 1)
     name, _ = empty_db
     plans = [
         [minute(i) for i in range(0, 12, 2)],
@@ -337,7 +338,7 @@ def test_concurrent_loads_of_the_same_hours_take_turns(
 def test_retention_keeps_the_hours_equal_to_what_is_left(db: psycopg.Connection, rule_set) -> None:
     """Days before the cutoff go with their partitions, minutes, hours and days: a window loaded
     across the cutoff keeps only its minutes after it; the blacklisted hours follow the rows."""
-    from banking import retention
+    from banking.store import retention
 
     next_day = NOON.replace(hour=0) + timedelta(days=1)
     across_midnight = Window(next_day - timedelta(minutes=2), next_day + timedelta(minutes=2))
@@ -376,7 +377,7 @@ def test_day_rollups_are_the_sum_of_the_hours_after_reruns(
     db: psycopg.Connection, rule_set, monkeypatch
 ) -> None:
     """Windows across midnight, on hour locks and under the lock on all hours, rerun with other rows."""
-    monkeypatch.setattr(loader, "MAX_LOCKED_HOURS", 2)
+    monkeypatch.setattr(rollups, "MAX_LOCKED_HOURS", 2)
     calm, spiky = SMALL, SMALL.with_overrides({"fraud_rate": 0.3})
     midnight = NOON.replace(hour=0) + timedelta(days=1)
     across = Window(midnight - timedelta(minutes=2), midnight + timedelta(minutes=2))  # two hours
@@ -408,7 +409,7 @@ def test_a_load_of_another_hour_of_the_same_day_waits_for_the_day(
     name, _ = empty_db
     early = Window(NOON - timedelta(hours=2), NOON - timedelta(hours=2) + timedelta(minutes=1))
     late = Window(NOON + timedelta(hours=2), NOON + timedelta(hours=2, minutes=1))
-    loader.ensure_partitions(db, early)  # else the second would wait for the first's new partition
+    partitions.ensure_partitions(db, early)  # else the second would wait for the first's new partition
     day_number = (NOON - EPOCH).days
     outcome: list[object] = []
     with pg.connect(name) as first:
@@ -445,7 +446,7 @@ def test_a_load_of_another_hour_of_the_same_day_waits_for_the_day(
 def test_the_migration_fills_the_days_of_what_was_loaded(db: psycopg.Connection, rule_set) -> None:
     """Migration 0011 computes the days from the hours that loads before it left (run again here on
     emptied daily tables, as if the data had been loaded before it)."""
-    from banking import schema
+    from banking.store import schema
 
     midnight = NOON.replace(hour=0) + timedelta(days=1)
     for window in (minute(0), Window(midnight - timedelta(minutes=2), midnight + timedelta(minutes=2))):

@@ -7,8 +7,9 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from banking import pipeline, schema
+from banking import pipeline
 from banking.model import Window
+from banking.store import schema
 from tests.conftest import DAY, SMALL
 
 WINDOW = Window(DAY.replace(hour=9), DAY.replace(hour=9) + timedelta(minutes=1))

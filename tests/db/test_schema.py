@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from banking import schema
-from banking.loader import ensure_partitions
 from banking.model import Window
+from banking.store import schema
+from banking.store.partitions import ensure_partitions
 from tests.conftest import SMALL
 
 CATALOG = """
@@ -60,7 +60,7 @@ def test_badly_named_migration_is_refused(tmp_path) -> None:
 
 
 def test_population_matches_the_generator(db: psycopg.Connection) -> None:
-    from banking.population import population_for
+    from banking.stream.population import population_for
 
     population = population_for(SMALL)
     assert db.execute("SELECT count(*) FROM accounts").fetchone()[0] == SMALL.n_accounts

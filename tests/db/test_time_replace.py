@@ -8,8 +8,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from banking import loader, pipeline
-from banking.model import Window
+from banking import pipeline
+from banking.model import LoadError, Window
 from tests.conftest import DAY, SMALL
 from tests.db.test_loader import RECONCILE_HITS, RECONCILE_STATS, ROLLUPS_VS_BELOW, differences
 
@@ -90,7 +90,7 @@ def test_a_quiet_minute_still_gets_its_audit_row(db: psycopg.Connection, rule_se
 
 def test_a_window_off_the_minute_is_refused(db: psycopg.Connection, rule_set) -> None:
     window = Window(NOON + timedelta(seconds=30), NOON + timedelta(minutes=2))
-    with pytest.raises(loader.LoadError, match="whole minutes"):
+    with pytest.raises(LoadError, match="whole minutes"):
         pipeline.run_window(db, FRAUDY, rule_set, window)
     assert db.execute("SELECT count(*) FROM banking_batches").fetchone() == (0,)
 

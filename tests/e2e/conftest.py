@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from scripts.e2e_stack import Stack
 
-from banking.settings import GeneratorSettings
+from banking.stream.settings import GeneratorSettings
 
 # The small population of the other DAG tests: quick runs, the same shape of data.
 POPULATION = {

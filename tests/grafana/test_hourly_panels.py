@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 
-from banking import pipeline, rules
+from banking import pipeline
 from banking.model import Window
+from banking.rules.rule_set import RuleSet
 from grafana import build_dashboard as bd
 from tests.conftest import DAY, SMALL
 from tests.grafana.macros import TimeRange, expand, for_panel
@@ -121,7 +122,7 @@ MINUTE_PATH = {
 
 
 @pytest.fixture
-def loaded(db: psycopg.Connection, rule_set: rules.RuleSet) -> psycopg.Connection:
+def loaded(db: psycopg.Connection, rule_set: RuleSet) -> psycopg.Connection:
     """10:20 to 13:10 in windows of 40 minutes, two hours and one minute, two of them rerun with
     other rows (a fraud spike), and windows across the midnights before and after DAY, one of them
     rerun too; the session reads as banking_reader."""

@@ -13,9 +13,12 @@ import psycopg
 import pytest
 import yaml
 
-from banking import backtest, pipeline, rules
+from banking import pipeline
+from banking.backtest import replay
 from banking.model import TRANS_TYPES, Window
 from banking.paths import RULES_FILE
+from banking.rules import config
+from banking.rules.rule_set import RuleSet
 from grafana import build_dashboard as bd
 from tests.conftest import DAY, SMALL
 from tests.grafana.macros import TimeRange, expand
@@ -44,14 +47,14 @@ def minute(i: int) -> datetime:
 
 
 @pytest.fixture
-def loaded(db: psycopg.Connection, rule_set: rules.RuleSet) -> psycopg.Connection:
+def loaded(db: psycopg.Connection, rule_set: RuleSet) -> psycopg.Connection:
     """Ten one-minute windows, the last five with a fraud spike; the session reads as banking_reader."""
     for i in range(MINUTES):
         settings = CALM if i < MINUTES // 2 else SPIKE
         pipeline.run_window(db, settings, rule_set, Window(minute(i), minute(i + 1)))
     stricter = yaml.safe_load(RULES_FILE.read_text())
     stricter["thresholds"] = {"reject": 30}
-    backtest.run_on(
+    replay.run_on(
         db,
         {
             "backtest_id": "panel-test",
@@ -375,4 +378,4 @@ def test_backtest_panel_shows_live_vs_candidate(loaded: psycopg.Connection) -> N
     assert overall[0] == "*"
     live_rejected, candidate_rejected = overall[3], overall[4]
     assert candidate_rejected > live_rejected > 0
-    assert {r[0] for r in rows[1:]} == {r.id for r in rules.load_rules().rules}
+    assert {r[0] for r in rows[1:]} == {r.id for r in config.load_rules().rules}

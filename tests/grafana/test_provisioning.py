@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from banking.schema import LOGIN_ROLES
+from banking.store.schema import LOGIN_ROLES
 from grafana import build_dashboard as bd
 from tests.compose.helpers import ROOT, compose, env_example_names
 

@@ -21,10 +21,11 @@ import psycopg
 import pytest
 from scripts.soak import Audit, audit
 
-from banking import copy_format, loader, pipeline, tasks
+from banking import pipeline, tasks
 from banking.db import sql
 from banking.model import Window
-from banking.settings import ENV_PREFIX, GeneratorSettings
+from banking.store import copy_format, staging
+from banking.stream.settings import ENV_PREFIX, GeneratorSettings
 from tests.conftest import SMALL
 from tests.pg import TestServer
 
@@ -151,7 +152,7 @@ def copy_blocked_mid_window(conninfo: str, manifest: dict[str, Any]) -> Iterator
         batch = pipeline.regenerate(m)
         middle = range(len(batch) // 2, len(batch) // 2 + 1)
         payload = copy_format.encode_rows(
-            batch, loader.unpack_scores(packed), summary["rule_set_version"], middle
+            batch, staging.unpack_scores(packed), summary["rule_set_version"], middle
         )
         with blocker.cursor() as cur, cur.copy(sql("load/copy_banking_data")) as copy:
             copy.write(payload)

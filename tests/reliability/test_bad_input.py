@@ -21,7 +21,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from banking import rules, schema, tasks
+from banking import tasks
+from banking.rules import config
+from banking.store import schema
 from tests.conftest import DAY, SMALL
 from tests.dags.conftest import AIRFLOW, ROOT, AirflowRunner, airflow_env
 from tests.pg import TestServer
@@ -290,8 +292,8 @@ def test_bad_rule_file_fails_the_score_task_and_stages_nothing(
 ) -> None:
     path = _write_rules(tmp_path, case)
     problem = BAD_RULES[case][2]
-    with pytest.raises(rules.RuleConfigError) as refused:
-        rules.load_rules(path)
+    with pytest.raises(config.RuleConfigError) as refused:
+        config.load_rules(path)
     assert str(path) in str(refused.value) and problem in str(refused.value)
 
     manifest = tasks.generate(params(), *WINDOW)
@@ -312,8 +314,8 @@ def test_a_yaml_alias_bomb_gets_a_short_message(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(_yaml_rules(_RULE.replace("5000", value)))
     assert path.stat().st_size < 600
-    with pytest.raises(rules.RuleConfigError, match="aliases .* are not allowed") as refused:
-        rules.load_rules(path)
+    with pytest.raises(config.RuleConfigError, match="aliases .* are not allowed") as refused:
+        config.load_rules(path)
     assert len(str(refused.value)) < 2000, f"a {len(str(refused.value)):,}-character error message"
 
 

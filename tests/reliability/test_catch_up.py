@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from banking import tasks
-from banking.settings import SettingsError
+from banking.stream.settings import SettingsError
 from tests.conftest import DAY
 from tests.reliability.conftest import MINUTE, BankingDb, params, window_of
 

@@ -20,9 +20,10 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from scripts import embedded_postgres
 
-from banking import db, population, tasks
-from banking.loader import ensure_partitions
-from banking.settings import from_env
+from banking import db, tasks
+from banking.store.partitions import ensure_partitions
+from banking.stream import population
+from banking.stream.settings import from_env
 from tests.conftest import DAY
 from tests.reliability.cluster import free_port
 from tests.reliability.conftest import (

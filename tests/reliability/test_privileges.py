@@ -17,7 +17,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from banking import db, schema, tasks
+from banking import db, tasks
+from banking.store import schema
 from tests.conftest import SMALL
 from tests.reliability.cluster import Cluster, create_cluster, pgserver_bindir
 from tests.reliability.conftest import CONN_ENV, reconcile, run_window, set_settings_env, window_of

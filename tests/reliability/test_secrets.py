@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from banking import db, schema, settings, tasks
+from banking import db, tasks
+from banking.store import schema
+from banking.stream import settings
 from tests.dags.conftest import ROOT
 
 PLACEHOLDER = re.compile(

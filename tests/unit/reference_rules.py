@@ -20,12 +20,10 @@ from banking.model import (
     DECISIONS,
     NO_RULES_TRIGGERED,
     REAL_TIME,
-    History,
-    PastTransaction,
     RuleHit,
-    Transaction,
 )
-from banking.rules import (
+from banking.rules.engine import ScoreSummary
+from banking.rules.rule_set import (
     MAX_RISK_SCORE,
     NO_HITS_EXPLANATION,
     AmountSpikeParams,
@@ -35,10 +33,10 @@ from banking.rules import (
     OddHoursParams,
     Rule,
     RuleSet,
-    ScoreSummary,
     VelocityParams,
 )
-from banking.rules import to_cents as _to_cents
+from banking.rules.rule_set import to_cents as _to_cents
+from tests.builders import History, PastTransaction, Transaction
 
 # --------------------------------------------------------------------------------------------
 # Scoring state: per-account / per-card timelines and sliding windows over them

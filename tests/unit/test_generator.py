@@ -9,10 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from banking import generator
-from banking.batch import tables_for
 from banking.countries import COUNTRIES
-from banking.generator import generate_window
 from banking.model import (
     CARD_NOT_PRESENT,
     MERCHANT_CATEGORIES,
@@ -21,7 +18,10 @@ from banking.model import (
     Window,
     WindowError,
 )
-from banking.population import mask_pan, population_for
+from banking.stream import generator
+from banking.stream.batch import tables_for
+from banking.stream.population import mask_pan, population_for
+from tests.builders import generate_window
 from tests.conftest import SMALL
 
 NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)
@@ -155,10 +155,10 @@ def test_identical_in_every_process() -> None:
 
     code = (
         "from datetime import datetime, timezone; from banking.pipeline import generate; "
-        "from banking.model import Window; from tests.conftest import SMALL; "
+        "from banking.model import Window; from tests.conftest import SMALL; from tests.builders import transactions_of; "
         "t = datetime(2026, 11, 2, 12, tzinfo=timezone.utc); "
         "rows, m = generate(SMALL, Window(t, t.replace(minute=5))); "
-        "print(m.fingerprint, __import__('hashlib').sha256(repr(rows.transactions()).encode()).hexdigest())"
+        "print(m.fingerprint, __import__('hashlib').sha256(repr(transactions_of(rows)).encode()).hexdigest())"
     )
     outputs = set()
     for hash_seed in ("1", "2", "3"):
@@ -175,7 +175,7 @@ def test_id_index_finds_every_id_and_keys_unknown_ones() -> None:
 
     import numpy as np
 
-    from banking.batch import IdIndex
+    from banking.stream.batch import IdIndex
 
     ids = [UUID(int=n) for n in (0, 1 << 8, 5, (1 << 128) - 1, 7 << 120)]  # trailing zero bytes too
     index = IdIndex.of(ids)
@@ -189,7 +189,7 @@ def test_rows_with_equal_timestamps_are_ordered_by_id() -> None:
     """The generator's sort equals a full (timestamp, uniq_id) sort, ties and zero bytes included."""
     import numpy as np
 
-    from banking.generator import _time_then_id_order
+    from banking.stream.generator import _time_then_id_order
 
     rng = np.random.default_rng(1)
     for trial in range(200):
@@ -236,8 +236,8 @@ def test_airflow_pendulum_datetimes_give_the_same_window_and_rows() -> None:
     rebuild it from ISO strings): both must give the same rows."""
     import pendulum
 
-    from banking.generator import generate_batch
     from banking.model import Window, micros
+    from banking.stream.generator import generate_batch
 
     start = pendulum.datetime(2026, 11, 2, 12, 30, 0, 250, tz="Europe/Paris")
     window = Window(start, start.add(minutes=2))

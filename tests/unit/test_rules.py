@@ -14,7 +14,7 @@ from uuid import UUID
 import pytest
 import yaml
 
-from banking import paths, rules
+from banking import paths
 from banking.model import (
     APPROVED,
     CARD_NOT_PRESENT,
@@ -24,10 +24,11 @@ from banking.model import (
     REAL_TIME,
     REJECTED,
     REVIEW,
-    History,
-    PastTransaction,
-    Transaction,
 )
+from banking.rules.config import RULE_TYPES, RuleConfigError, load_rules, parse_rules
+from banking.rules.rule_set import NO_HITS_EXPLANATION, RuleSet
+from tests import builders
+from tests.builders import History, PastTransaction, Transaction
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 ACCOUNT = UUID(int=1)
@@ -97,15 +98,15 @@ def rule(rule_type: str, rule_id: str | None = None, score: int = 70, **params: 
     }
 
 
-def rule_set(*rule_dicts: dict[str, Any], reject: int = 60, review: int | None = None) -> rules.RuleSet:
+def rule_set(*rule_dicts: dict[str, Any], reject: int = 60, review: int | None = None) -> RuleSet:
     thresholds: dict[str, Any] = {"reject": reject}
     if review is not None:
         thresholds["review"] = review
-    return rules.parse_rules({"version": "test", "thresholds": thresholds, "rules": list(rule_dicts)})
+    return parse_rules({"version": "test", "thresholds": thresholds, "rules": list(rule_dicts)})
 
 
-def score(txs: list[Transaction], rs: rules.RuleSet, history: History | None = None) -> list[Transaction]:
-    rules.score_batch(txs, history or make_history(), rs)
+def score(txs: list[Transaction], rs: RuleSet, history: History | None = None) -> list[Transaction]:
+    builders.score_batch(txs, history or make_history(), rs)
     return txs
 
 
@@ -509,7 +510,7 @@ def test_text_fields_join_hits_in_rule_file_order() -> None:
 def test_no_hits_text() -> None:
     (tx,) = score([make_tx(DAY)], COMBINED)
     assert tx.rule_hits == [] and tx.rules_triggered == NO_RULES_TRIGGERED
-    assert tx.rules_explanation == rules.NO_HITS_EXPLANATION
+    assert tx.rules_explanation == NO_HITS_EXPLANATION
 
 
 def test_without_review_threshold_there_is_no_review() -> None:
@@ -531,7 +532,7 @@ def test_decision_is_never_none() -> None:
         )
         for _ in range(300)
     ]
-    summary = rules.score_batch(txs, make_history(), COMBINED)
+    summary = builders.score_batch(txs, make_history(), COMBINED)
     assert all(tx.decision in DECISIONS for tx in txs)
     assert sum(summary.decisions.values()) == summary.rows == 300
     assert set(summary.decisions) == set(DECISIONS)
@@ -589,16 +590,16 @@ def _mixed_batch(seed: int = 3) -> tuple[list[Transaction], History]:
 
 
 def test_scoring_is_deterministic_and_independent_of_input_order() -> None:
-    rs = rules.load_rules()
+    rs = load_rules()
     txs, history = _mixed_batch()
-    first = rules.score_batch(txs, history, rs)
+    first = builders.score_batch(txs, history, rs)
     results = {tx.uniq_id: scored(tx) for tx in txs}
-    second = rules.score_batch(txs, history, rs)
+    second = builders.score_batch(txs, history, rs)
     assert {tx.uniq_id: scored(tx) for tx in txs} == results
     assert first == second
     shuffled = copy.deepcopy(txs)
     random.Random(9).shuffle(shuffled)
-    rules.score_batch(shuffled, history, rs)
+    builders.score_batch(shuffled, history, rs)
     assert {tx.uniq_id: scored(tx) for tx in shuffled} == results
     assert any(tx.rule_hits for tx in txs)  # the batch does exercise the rules
 
@@ -627,16 +628,16 @@ def test_fraud_scenario_is_never_read() -> None:
         **{f: getattr(make_tx(), f) for f in Transaction.__slots__ if f != "fraud_scenario"}
     )
     spy.account_blacklisted = True
-    score([spy], rules.load_rules())
+    score([spy], load_rules())
     assert spy.decision == REJECTED
 
 
 def test_fraud_scenario_does_not_change_the_result() -> None:
-    rs = rules.load_rules()
+    rs = load_rules()
     txs, history = _mixed_batch()
     labelled = [replace(tx, fraud_scenario="card_testing") for tx in txs]
-    rules.score_batch(txs, history, rs)
-    rules.score_batch(labelled, history, rs)
+    builders.score_batch(txs, history, rs)
+    builders.score_batch(labelled, history, rs)
     assert [scored(t) for t in txs] == [scored(t) for t in labelled]
 
 
@@ -647,7 +648,7 @@ def test_fraud_scenario_does_not_change_the_result() -> None:
 
 def test_score_summary_counts() -> None:
     txs = [make_tx(DAY), make_tx(NIGHT), make_tx(DAY, amount=5000), make_tx(DAY, account_blacklisted=True)]
-    summary = rules.score_batch(txs, make_history(), COMBINED)
+    summary = builders.score_batch(txs, make_history(), COMBINED)
     assert summary.rows == 4
     assert summary.decisions == {APPROVED: 2, REVIEW: 0, REJECTED: 2}
     assert summary.hits_by_rule == {"high_value": 1, "cnp": 0, "odd_hours": 1, "blacklist": 1}
@@ -658,7 +659,7 @@ def test_score_summary_counts() -> None:
 
 
 def test_empty_batch() -> None:
-    summary = rules.score_batch([], make_history(), COMBINED)
+    summary = builders.score_batch([], make_history(), COMBINED)
     assert summary.rows == 0 and summary.mean_risk_score == 0.0
 
 
@@ -670,25 +671,25 @@ BASE_CONFIG: dict[str, Any] = {
 
 
 def test_version_is_stable_for_equal_content_and_changes_with_content(tmp_path: Path) -> None:
-    base = rules.parse_rules(copy.deepcopy(BASE_CONFIG))
+    base = parse_rules(copy.deepcopy(BASE_CONFIG))
     assert base.version.startswith("1.0+") and len(base.version) == len("1.0+") + 10
-    assert rules.parse_rules(copy.deepcopy(BASE_CONFIG)).version == base.version
+    assert parse_rules(copy.deepcopy(BASE_CONFIG)).version == base.version
     # formatting, comments, key order and file format do not matter
     yaml_file = tmp_path / "rules.yaml"
     yaml_file.write_text("# a comment\n" + yaml.safe_dump(BASE_CONFIG, sort_keys=False, indent=4))
     json_file = tmp_path / "rules.json"
     json_file.write_text(json.dumps(dict(reversed(list(BASE_CONFIG.items())))))
-    assert rules.load_rules(yaml_file).version == base.version
-    assert rules.load_rules(json_file).version == base.version
+    assert load_rules(yaml_file).version == base.version
+    assert load_rules(json_file).version == base.version
     changed = copy.deepcopy(BASE_CONFIG)
     changed["rules"][0]["score"] = 71
-    assert rules.parse_rules(changed).version not in (base.version,)
-    assert rules.parse_rules(changed).version.startswith("1.0+")
+    assert parse_rules(changed).version not in (base.version,)
+    assert parse_rules(changed).version.startswith("1.0+")
 
 
 def test_version_without_explicit_version_is_a_hash() -> None:
     config = {k: v for k, v in copy.deepcopy(BASE_CONFIG).items() if k != "version"}
-    version = rules.parse_rules(config).version
+    version = parse_rules(config).version
     assert version.startswith("sha-") and len(version) == 14
     int(version[4:], 16)
 
@@ -702,11 +703,11 @@ def test_lookback_covers_the_enabled_rules() -> None:
     )
     assert rs.lookback == timedelta(days=3)
     assert rule_set(rule("high_value", min_amount=100)).lookback == timedelta(0)
-    assert rules.load_rules().lookback >= max(r.lookback for r in rules.load_rules().enabled_rules)
+    assert load_rules().lookback >= max(r.lookback for r in load_rules().enabled_rules)
 
 
 def test_history_trimmed_to_the_lookback_gives_the_same_result() -> None:
-    rs = rules.load_rules()
+    rs = load_rules()
     txs, full = _mixed_batch()
     since = T0 - rs.lookback
     trimmed = History(
@@ -715,9 +716,9 @@ def test_history_trimmed_to_the_lookback_gives_the_same_result() -> None:
         by_account={a: [r for r in rows if r.timestamp >= since] for a, rows in full.by_account.items()},
     )
     assert sum(map(len, trimmed.by_account.values())) < sum(map(len, full.by_account.values()))
-    rules.score_batch(txs, full, rs)
+    builders.score_batch(txs, full, rs)
     expected = [scored(t) for t in txs]
-    rules.score_batch(txs, trimmed, rs)
+    builders.score_batch(txs, trimmed, rs)
     assert [scored(t) for t in txs] == expected
 
 
@@ -863,8 +864,8 @@ def test_bad_config_is_rejected_with_file_rule_and_field(
         )
     elif isinstance(content, str):
         path.write_text(content)
-    with pytest.raises(rules.RuleConfigError) as caught:
-        rules.load_rules(path)
+    with pytest.raises(RuleConfigError) as caught:
+        load_rules(path)
     message = str(caught.value)
     assert message.startswith(f"{path}: "), message
     if rule_label is not None:
@@ -879,8 +880,8 @@ def test_error_message_format_matches_the_documented_example() -> None:
     config = _config(
         rules=[rule("velocity", "velocity_card", key="card", window_minutes=10, max_count="ten")]
     )
-    with pytest.raises(rules.RuleConfigError) as caught:
-        rules.parse_rules(config, "include/rules/rules.yaml")
+    with pytest.raises(RuleConfigError) as caught:
+        parse_rules(config, "include/rules/rules.yaml")
     assert str(caught.value) == (
         "include/rules/rules.yaml: rule 'velocity_card': "
         "field 'max_count' must be a positive integer, got 'ten'"
@@ -889,9 +890,9 @@ def test_error_message_format_matches_the_documented_example() -> None:
 
 
 def test_parse_rules_inline_source() -> None:
-    with pytest.raises(rules.RuleConfigError, match=r"^<inline>: field 'rules'"):
-        rules.parse_rules({"thresholds": {"reject": 60}, "rules": []})
-    assert rules.parse_rules(copy.deepcopy(BASE_CONFIG)).source == "<inline>"
+    with pytest.raises(RuleConfigError, match=r"^<inline>: field 'rules'"):
+        parse_rules({"thresholds": {"reject": 60}, "rules": []})
+    assert parse_rules(copy.deepcopy(BASE_CONFIG)).source == "<inline>"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -900,11 +901,11 @@ def test_parse_rules_inline_source() -> None:
 
 
 def test_default_rule_file_loads() -> None:
-    rs = rules.load_rules()
-    assert rs == rules.load_rules(paths.RULES_FILE)
+    rs = load_rules()
+    assert rs == load_rules(paths.RULES_FILE)
     assert rs.source == "include/rules/rules.yaml"
     assert rs.version.startswith("2026.11.1+")
-    assert {r.type for r in rs.rules} == set(rules.RULE_TYPES)
+    assert {r.type for r in rs.rules} == set(RULE_TYPES)
     assert {"velocity_card", "velocity_account"} <= {r.id for r in rs.rules}
     assert all(r.enabled for r in rs.rules)
     assert rs.review_score is not None and rs.review_score < rs.reject_score
@@ -912,7 +913,7 @@ def test_default_rule_file_loads() -> None:
 
 
 def test_default_rules_on_the_generator_scenarios() -> None:
-    rs = rules.load_rules()
+    rs = load_rules()
     day = datetime(2026, 1, 15, 17, 0, tzinfo=UTC)  # noon in New York
     usual = make_history(*(past(timedelta(hours=3 * i + 1), amount=60 + i) for i in range(20)))
     legit = score([make_tx(day, amount=45)], rs, usual)[0]

@@ -1,4 +1,4 @@
-"""The vectorised engine (banking.scoring) against today's per-row engine (reference_rules).
+"""The vectorised engine (banking.rules.engine) against today's per-row engine (reference_rules).
 
 Randomised batches with small account/card pools (windows overlap heavily), equal timestamps,
 history rows exactly at window edges and at batch timestamps, foreign and unknown countries,
@@ -21,7 +21,7 @@ from uuid import UUID
 import numpy as np
 import pytest
 
-from banking import model, rules, scoring
+from banking import model
 from banking.countries import COUNTRIES, Country
 from banking.model import (
     CARD_NOT_PRESENT,
@@ -30,11 +30,14 @@ from banking.model import (
     MERCHANT_CATEGORIES,
     NO_RULES_TRIGGERED,
     TRANS_TYPES,
-    History,
-    PastTransaction,
-    Transaction,
     Window,
 )
+from banking.rules import engine
+from banking.rules.columns import Columns, HistoryColumns
+from banking.rules.config import RULE_TYPES, RuleConfigError, load_rules, parse_rules
+from banking.rules.rule_set import RuleSet
+from tests import builders
+from tests.builders import History, PastTransaction, Transaction
 from tests.unit import reference_rules
 
 # Instants near DST changes: US starts 2026-03-08 07:00Z, EU 2026-03-29 01:00Z, AU ends
@@ -159,7 +162,7 @@ def random_batch(
     return txs, History(since=origin - timedelta(days=8), until=origin, by_account=by_account), origin
 
 
-def random_rule_set(seed: int) -> rules.RuleSet:
+def random_rule_set(seed: int) -> RuleSet:
     rng = random.Random(seed * 7919 + 1)
 
     def maybe(value: Any, p: float = 0.5) -> Any:
@@ -215,14 +218,14 @@ def random_rule_set(seed: int) -> rules.RuleSet:
         rule_dicts.append(item)
     reject = rng.choice([40, 60, 100])
     thresholds = {"reject": reject, **({"review": rng.randint(1, reject - 1)} if rng.random() < 0.6 else {})}
-    return rules.parse_rules({"version": f"eq-{seed}", "thresholds": thresholds, "rules": rule_dicts})
+    return parse_rules({"version": f"eq-{seed}", "thresholds": thresholds, "rules": rule_dicts})
 
 
-def assert_same(txs: list[Transaction], history: History, rule_set: rules.RuleSet) -> rules.ScoreSummary:
+def assert_same(txs: list[Transaction], history: History, rule_set: RuleSet) -> engine.ScoreSummary:
     """Score with both engines; assert equal fields on every row and equal summaries."""
     expected_rows = copy.deepcopy(txs)
     expected = reference_rules.score_batch(expected_rows, history, rule_set)
-    actual = rules.score_batch(txs, history, rule_set)
+    actual = builders.score_batch(txs, history, rule_set)
     assert actual == expected
     for want, got in zip(expected_rows, txs, strict=True):
         assert scored(got) == scored(want), (got.timestamp, got.uniq_id)
@@ -249,7 +252,7 @@ def test_larger_random_batches_score_like_the_reference(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(20))
 def test_random_batches_with_the_default_rules(seed: int) -> None:
     txs, history, _ = random_batch(1000 + seed)
-    assert_same(txs, history, rules.load_rules())
+    assert_same(txs, history, load_rules())
 
 
 def test_the_random_batches_exercise_every_rule() -> None:
@@ -257,11 +260,11 @@ def test_the_random_batches_exercise_every_rule() -> None:
     for seed in range(300):
         txs, history, _ = random_batch(seed)
         rule_set = random_rule_set(seed)
-        summary = rules.score_batch(txs, history, rule_set)
+        summary = builders.score_batch(txs, history, rule_set)
         for rule_id, n in summary.hits_by_rule.items():
             rule_type = rule_set.rule(rule_id).type
             hits[rule_type] = hits.get(rule_type, 0) + n
-    assert set(hits) == set(rules.RULE_TYPES) and min(hits.values()) >= 20, hits
+    assert set(hits) == set(RULE_TYPES) and min(hits.values()) >= 20, hits
 
 
 def test_dst_hours_are_local_like_zoneinfo() -> None:
@@ -276,7 +279,7 @@ def test_dst_hours_are_local_like_zoneinfo() -> None:
         }
         for h in range(24)
     ]
-    rule_set = rules.parse_rules({"thresholds": {"reject": 60}, "rules": one_hour})
+    rule_set = parse_rules({"thresholds": {"reject": 60}, "rules": one_hour})
     template = random_batch(5)[0][0]
     rows = [
         replace(
@@ -293,7 +296,7 @@ def test_dst_hours_are_local_like_zoneinfo() -> None:
 def test_utc_offset_change_inside_a_utc_hour(monkeypatch: pytest.MonkeyPatch) -> None:
     """Lord Howe Island shifts by 30 minutes at 15:00/15:30 UTC: the hour's offset is not constant."""
     monkeypatch.setitem(COUNTRIES, "LH", Country("LH", "AUD", 1.52, "Australia/Lord_Howe", "en_AU", 0.0))
-    rule_set = rules.parse_rules(
+    rule_set = parse_rules(
         {
             "thresholds": {"reject": 60},
             "rules": [
@@ -357,7 +360,7 @@ def test_amount_spike_at_the_exact_limit(multiplier: float) -> None:
             )
         )
     spike = {"multiplier": multiplier, "lookback_days": 1, "min_history": 1}
-    rule_set = rules.parse_rules(
+    rule_set = parse_rules(
         {
             "thresholds": {"reject": 60},
             "rules": [{"id": "s", "type": "amount_spike", "description": "d", "score": 1, "params": spike}],
@@ -375,11 +378,11 @@ def test_score_columns_api_matches_the_transaction_fields() -> None:
     txs, history, _ = random_batch(11)
     rule_set = random_rule_set(11)
     ordered = sorted(txs, key=lambda t: (t.timestamp, t.uniq_id))
-    accounts, cards, codes = scoring.KeyTable(), scoring.KeyTable(), scoring.country_table()
-    columns = scoring.Columns.from_transactions(ordered, accounts, cards, codes)
-    past = scoring.HistoryColumns.from_history(history, accounts, cards, codes)
+    accounts, cards, codes = builders.KeyTable(), builders.KeyTable(), builders.country_table()
+    columns = builders.columns_of(ordered, accounts, cards, codes)
+    past = builders.history_columns_of(history, accounts, cards, codes)
     columns = replace(columns, countries=tuple(codes))
-    scores = scoring.score_columns(columns, past, rule_set)
+    scores = engine.score_columns(columns, past, rule_set)
     reference_rules.score_batch(ordered, history, rule_set)
     enabled = [r.id for r in rule_set.enabled_rules]
     assert scores.rule_ids == tuple(enabled)
@@ -404,11 +407,11 @@ def test_history_countries_beyond_the_code_table() -> None:
             rows[::3] = [replace(r, country="QQ") for r in rows[::3]]
         rule_set = random_rule_set(seed)
         ordered = sorted(txs, key=lambda t: (t.timestamp, t.uniq_id))
-        accounts, cards, codes = scoring.KeyTable(), scoring.KeyTable(), scoring.country_table()
-        columns = scoring.Columns.from_transactions(ordered, accounts, cards, codes)
-        past = scoring.HistoryColumns.from_history(history, accounts, cards, codes)
+        accounts, cards, codes = builders.KeyTable(), builders.KeyTable(), builders.country_table()
+        columns = builders.columns_of(ordered, accounts, cards, codes)
+        past = builders.history_columns_of(history, accounts, cards, codes)
         assert not len(past) or int(past.country.max()) >= len(columns.countries)  # QQ is past the table
-        scores = scoring.score_columns(columns, past, rule_set)
+        scores = engine.score_columns(columns, past, rule_set)
         reference_rules.score_batch(ordered, history, rule_set)
         assert [scores.hits(i) for i in range(len(ordered))] == [tx.rule_hits for tx in ordered]
 
@@ -418,34 +421,32 @@ def test_rows_out_of_order_are_refused() -> None:
     ordered = sorted(txs, key=lambda t: (t.timestamp, t.uniq_id))
     if ordered[0].timestamp == ordered[-1].timestamp:
         pytest.skip("one instant")
-    columns = scoring.Columns.from_transactions(
-        ordered[::-1], scoring.KeyTable(), scoring.KeyTable(), scoring.country_table()
+    columns = builders.columns_of(
+        ordered[::-1], builders.KeyTable(), builders.KeyTable(), builders.country_table()
     )
     with pytest.raises(ValueError, match="sorted"):
-        scoring.score_columns(
-            columns, scoring.HistoryColumns.empty(ORIGINS[0], ORIGINS[0]), rules.load_rules()
-        )
+        engine.score_columns(columns, HistoryColumns.empty(ORIGINS[0], ORIGINS[0]), load_rules())
 
 
 def test_empty_batch_and_empty_history() -> None:
     empty = History(since=ORIGINS[0], until=ORIGINS[0])
-    assert_same([], empty, rules.load_rules())
+    assert_same([], empty, load_rules())
     txs, _, _ = random_batch(4)
-    assert_same(txs, empty, rules.load_rules())
+    assert_same(txs, empty, load_rules())
 
 
 def test_too_many_enabled_rules_are_refused_at_load() -> None:
     rule = {"type": "blacklisted_account", "description": "d", "score": 1}
     config = {"thresholds": {"reject": 60}, "rules": [{**rule, "id": f"r{i}"} for i in range(64)]}
-    with pytest.raises(rules.RuleConfigError, match="at most 63"):
-        rules.parse_rules(config)
+    with pytest.raises(RuleConfigError, match="at most 63"):
+        parse_rules(config)
     config["rules"][0]["enabled"] = False
-    assert len(rules.parse_rules(config).enabled_rules) == 63
+    assert len(parse_rules(config).enabled_rules) == 63
 
 
 def test_generated_windows_score_like_the_reference() -> None:
     """Real generator rows: history from the preceding windows, the default and a denser rule set."""
-    from banking.generator import generate_window
+    from tests.builders import generate_window
     from tests.conftest import SMALL
 
     settings = SMALL.with_overrides({"fraud_rate": 0.2})
@@ -463,9 +464,9 @@ def test_generated_windows_score_like_the_reference() -> None:
             PastTransaction(tx.timestamp, tx.account_id, tx.card_ref, tx.amount_cents, tx.country)
         )
     history = History(since=start, until=window.start, by_account=by_account)
-    summary = assert_same(batch, history, rules.load_rules())
+    summary = assert_same(batch, history, load_rules())
     assert summary.rows == len(batch) > 300 and summary.flagged > 0
-    dense = rules.parse_rules(
+    dense = parse_rules(
         {
             "thresholds": {"reject": 60, "review": 20},
             "rules": [
@@ -513,10 +514,10 @@ def test_generated_windows_score_like_the_reference() -> None:
 
 def test_no_rules_triggered_text() -> None:
     txs, history, _ = random_batch(2)
-    rules.score_batch(
+    builders.score_batch(
         txs,
         history,
-        rules.parse_rules(
+        parse_rules(
             {
                 "thresholds": {"reject": 60},
                 "rules": [
@@ -569,7 +570,7 @@ def realistic(rows: int, accounts: int, history_days: float, seed: int = 1) -> t
     h = draw(int(history_days * 1440 * 100), start_us - int(history_days * 86_400_000_000), start_us)
     b = draw(rows, start_us, start_us + rows // 100 * minute)
     n = rows
-    columns = scoring.Columns(
+    columns = Columns(
         **b,
         home_country=home[b["account"]],
         trans_type=rng.choice(3, n, p=[0.8, 0.15, 0.05]).astype(np.int8),
@@ -579,13 +580,13 @@ def realistic(rows: int, accounts: int, history_days: float, seed: int = 1) -> t
         countries=codes,
     )
     since, until = (
-        scoring._EPOCH + timedelta(microseconds=int(h["t_us"][0])),
-        scoring._EPOCH + timedelta(microseconds=start_us),
+        model.EPOCH + timedelta(microseconds=int(h["t_us"][0])),
+        model.EPOCH + timedelta(microseconds=start_us),
     )
-    history_columns = scoring.HistoryColumns(**h, since=since, until=until)
+    history_columns = HistoryColumns(**h, since=since, until=until)
 
     def when(t: int) -> datetime:
-        return scoring._EPOCH + timedelta(microseconds=t)
+        return model.EPOCH + timedelta(microseconds=t)
 
     account_ids = [UUID(int=a + 1) for a in range(accounts)]
     card_ids = [UUID(int=(1 << 64) + c) for c in range(2 * accounts)]
@@ -644,7 +645,7 @@ def realistic(rows: int, accounts: int, history_days: float, seed: int = 1) -> t
 
 
 def bench(rows: int, accounts: int, history_days: float, repeat: int) -> None:
-    rule_set = rules.load_rules()
+    rule_set = load_rules()
     (columns, history_columns), (txs, history) = realistic(rows, accounts, history_days)
     print(f"{rows} rows, {accounts} accounts, {len(history_columns)} history rows ({history_days} days)")
     compat = copy.deepcopy(txs)
@@ -653,7 +654,7 @@ def bench(rows: int, accounts: int, history_days: float, repeat: int) -> None:
     runs = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        scores = scoring.score_columns(columns, history_columns, rule_set)
+        scores = engine.score_columns(columns, history_columns, rule_set)
         runs.append(time.perf_counter() - t0)
     best = min(runs)
     print(
@@ -661,7 +662,7 @@ def bench(rows: int, accounts: int, history_days: float, repeat: int) -> None:
         f"first call {runs[0] * 1e3:.1f} ms)"
     )
     t0 = time.perf_counter()
-    summary = rules.score_batch(compat, history, rule_set)
+    summary = builders.score_batch(compat, history, rule_set)
     seconds = time.perf_counter() - t0
     print(
         f"rules.score_batch:        {seconds * 1e3:8.1f} ms  ({seconds / rows * 1e6:.2f} µs/row, objects in/out)"

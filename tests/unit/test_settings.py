@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from banking.settings import GeneratorSettings, SettingsError, from_env
+from banking.stream.settings import GeneratorSettings, SettingsError, from_env
 
 
 def test_defaults_and_env_overrides() -> None:

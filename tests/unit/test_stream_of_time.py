@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from banking import generator
-from banking.batch import Batch, tables_for
-from banking.generator import MAX_INCIDENT_US, MINUTE_US, SPILL_MINUTES, generate_batch
 from banking.model import Window, micros
-from banking.population import population_for
+from banking.stream import generator
+from banking.stream.batch import Batch, tables_for
+from banking.stream.generator import MAX_INCIDENT_US, MINUTE_US, SPILL_MINUTES, generate_batch
+from banking.stream.population import population_for
 from tests.conftest import SMALL
 
 NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)

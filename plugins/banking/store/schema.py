@@ -19,8 +19,8 @@ from psycopg import sql as pgsql
 
 from banking.db import sql
 from banking.paths import MIGRATIONS_DIR
-from banking.population import Population, population_for
-from banking.settings import GeneratorSettings
+from banking.stream.population import Population, population_for
+from banking.stream.settings import GeneratorSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Account history for the rules: what was loaded before a window, read from ``banking_data``.
 
-:func:`load_history` gives objects (backtests, ``rules.score_batch``); :func:`read_history_columns`
-gives arrays, read as fixed-width binary COPY straight into NumPy (the live pipeline).
+:func:`read_history_columns` reads arrays as fixed-width binary straight into NumPy;
+:func:`read_history` keys them like the rows to score (the live score task and backtests).
 """
 
 from __future__ import annotations
@@ -15,29 +15,8 @@ import numpy as np
 import psycopg
 
 from banking.db import sql
-from banking.model import History, PastTransaction
-
-
-def load_history(
-    conn: psycopg.Connection, account_ids: Iterable[UUID], since: datetime, until: datetime
-) -> History:
-    """Earlier transactions of ``account_ids`` with ``since <= timestamp < until``, oldest first."""
-    history = History(since=since, until=until)
-    ids = sorted(set(account_ids))
-    if not ids or since >= until:
-        return history
-    by_account = history.by_account
-    with conn.cursor() as cur:
-        cur.execute(sql("history/account_history"), {"account_ids": ids, "since": since, "until": until})
-        for account_id, ts, card_ref, amount_cents, country in cur:
-            past = PastTransaction(ts, account_id, card_ref, amount_cents, country)
-            events = by_account.get(account_id)
-            if events is None:
-                by_account[account_id] = [past]
-            else:
-                events.append(past)
-    return history
-
+from banking.rules.columns import HistoryColumns
+from banking.stream.batch import IdIndex
 
 _RECORD = np.dtype(
     [("t_us", ">i8"), ("account", "S16"), ("card", "S16"), ("amount_cents", ">i8"), ("country", ">i4")]
@@ -62,7 +41,8 @@ def read_history_columns(
     until: datetime,
     countries: Sequence[str],
 ) -> HistoryArrays:
-    """:func:`load_history` as arrays, without a Python object (or a protocol message) per row."""
+    """Earlier transactions of ``account_ids`` with ``since <= timestamp < until``, oldest first, read
+    as fixed-width binary records straight into arrays (no Python object per row)."""
     ids = sorted(set(account_ids))
     packed = None
     if ids and since < until:
@@ -77,4 +57,28 @@ def read_history_columns(
         card=rows["card"].copy(),
         amount_cents=rows["amount_cents"].astype(np.int64),
         country=rows["country"].astype(np.int32),
+    )
+
+
+def read_history(
+    conn: psycopg.Connection,
+    account_ids: Iterable[UUID],
+    accounts: IdIndex,
+    cards: IdIndex,
+    since: datetime,
+    until: datetime,
+    countries: Sequence[str],
+) -> HistoryColumns:
+    """The history of ``account_ids`` in [since, until) as the engine's columns: accounts and cards keyed
+    by their position in ``accounts``/``cards`` (ids outside them get keys of their own), countries by
+    their position in ``countries`` (codes outside it: ``len(countries)``)."""
+    past = read_history_columns(conn, account_ids, since, until, countries)
+    return HistoryColumns(
+        t_us=past.t_us,
+        account=accounts.positions_of(past.account),
+        card=cards.positions_of(past.card),
+        amount_cents=past.amount_cents,
+        country=past.country,
+        since=since,
+        until=until,
     )

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from banking.batch import Batch, PopulationTables
 from banking.model import (
     CARD_NOT_PRESENT,
     CARD_PRESENT,
@@ -30,8 +29,9 @@ from banking.model import (
     TRANS_TYPES,
     micros,
 )
-from banking.rules import NO_HITS_EXPLANATION
-from banking.scoring import Scores
+from banking.rules.engine import Scores
+from banking.rules.rule_set import NO_HITS_EXPLANATION
+from banking.stream.batch import Batch, PopulationTables
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no flags, no header extension
 TRAILER = struct.pack(">h", -1)

@@ -17,19 +17,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-from banking.batch import COUNTRY_CODES, NO_SCENARIO, Batch, PopulationTables, tables_for
 from banking.countries import COUNTRIES
 from banking.model import (
     CHANNELS,
     MERCHANT_CATEGORIES,
     SCENARIOS,
     TRANS_TYPES,
-    Transaction,
     Window,
     micros,
 )
-from banking.population import CATEGORY_PROFILE, CATEGORY_WEIGHT, population_for, stable_seed
-from banking.settings import GeneratorSettings
+from banking.stream.batch import COUNTRY_CODES, NO_SCENARIO, Batch, PopulationTables, tables_for
+from banking.stream.population import population_for, stable_seed
+from banking.stream.profiles import CATEGORY_PROFILE, CATEGORY_WEIGHT
+from banking.stream.settings import GeneratorSettings
 
 # Relative arrival intensity per UTC hour (mean 1.0): quiet nights, busy lunch and evening.
 HOURLY_INTENSITY = (
@@ -85,11 +85,6 @@ _RATE = np.array([COUNTRIES[c].units_per_usd for c in COUNTRY_CODES])
 _CHANNEL = {c: i for i, c in enumerate(CHANNELS)}
 _SCENARIO_SHARE = np.array([share for _, share, _ in SCENARIO_MIX]) / sum(s for _, s, _ in SCENARIO_MIX)
 _MEAN_INCIDENT_SIZE = float(_SCENARIO_SHARE @ np.array([size for _, _, size in SCENARIO_MIX]))
-
-
-def generate_window(settings: GeneratorSettings, window: Window) -> list[Transaction]:
-    """All transactions of ``window`` as objects, sorted by (timestamp, uniq_id)."""
-    return generate_batch(settings, window).transactions()
 
 
 def generate_batch(settings: GeneratorSettings, window: Window) -> Batch:

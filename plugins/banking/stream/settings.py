@@ -1,7 +1,8 @@
 """Validated generator settings, from defaults, the environment (``BANKING_*``) and trigger params.
 
 Every value is checked once here; a bad value raises :class:`SettingsError` naming where it came
-from, the field and what was expected, before anything touches the database.
+from, the field and what was expected, before anything touches the database. Standard library only:
+the DAG files import this module when they are parsed, to build their Params from ``SPECS``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class FieldSpec:
     help: str
 
 
-# The single source of truth for every setting's type and range (also used for the DAG's Params).
+# The single source of truth for every setting's type and range: the checks below and the trigger form's
+# Params (dags/banking_transactions.py) both read it.
 SPECS: dict[str, FieldSpec] = {
     "seed": FieldSpec(int, 0, 2**31 - 1, "seed of the population and of every window's transactions"),
     "rate_per_minute": FieldSpec(float, 0.0, 100_000.0, "average transactions per minute"),
@@ -41,6 +43,8 @@ SPECS: dict[str, FieldSpec] = {
         int, 0, 2**31 - 1, "another reproducible stream for the same windows (0 is the default)"
     ),
 }
+# The longest data window one run may own (the DAG's window_minutes Param, checked again by the tasks).
+MAX_WINDOW_MINUTES = 1440
 # Settings a trigger form may change: the population stays the one banking_schema seeded.
 STREAM_FIELDS = ("rate_per_minute", "fraud_rate", "variant")
 

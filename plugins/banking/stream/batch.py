@@ -1,39 +1,27 @@
 """A window's transactions as columns: NumPy arrays indexing into the population's tables.
 
 The generator draws a :class:`Batch`, the rules score its columns, and the loader encodes it for
-COPY, without building one Python object per transaction. :meth:`Batch.transactions` gives the
-same rows as :class:`~banking.model.Transaction` objects where code wants them (tests, the logs).
+COPY, without building one Python object per transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 import numpy as np
 
 from banking.countries import COUNTRIES
 from banking.model import (
-    CARD_NOT_PRESENT,
-    CARD_PRESENT,
-    CHANNELS,
     MERCHANT_CATEGORIES,
     SCENARIOS,
-    TRANS_TYPES,
-    Transaction,
     Window,
-    from_micros,
 )
-from banking.population import Card, Population
-
-if TYPE_CHECKING:
-    from banking.scoring import Columns
+from banking.stream.population import Card, Population
 
 COUNTRY_CODES: tuple[str, ...] = tuple(COUNTRIES)
 NO_SCENARIO = -1
-_US_PER_MINUTE = 60_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,24 +166,6 @@ class Batch:
     def blacklisted(self) -> np.ndarray:
         return self.tables.account_blacklisted[self.account]
 
-    def scoring_columns(self) -> Columns:
-        """What the rules read, in the rules engine's layout."""
-        from banking.scoring import Columns
-
-        return Columns(
-            t_us=self.t_us,
-            account=self.account.astype(np.int64),
-            card=self.card.astype(np.int64),
-            amount_cents=self.amount_cents,
-            country=self.country.astype(np.int32),
-            home_country=self.home_country.astype(np.int32),
-            trans_type=self.trans_type,
-            card_present=self.present,
-            category=self.category,
-            blacklisted=self.blacklisted,
-            countries=COUNTRY_CODES,
-        )
-
     def fingerprint(self) -> str:
         """A digest of the ids and amounts: equal batches, equal fingerprints."""
         digest = hashlib.sha256()
@@ -206,54 +176,3 @@ class Batch:
     def scenario_counts(self) -> dict[str, int]:
         counts = np.bincount(self.scenario[self.scenario >= 0], minlength=len(SCENARIOS))
         return {label: int(n) for label, n in zip(SCENARIOS, counts, strict=True) if n}
-
-    def transactions(self) -> list[Transaction]:
-        """The rows as Transaction objects (unscored)."""
-        pop = self.tables.population
-        accounts, merchants, cards = pop.accounts, pop.merchants, self.tables.cards
-        ids = self.uniq.tobytes()
-        rows = []
-        for i, (t, tt, ch, amount, crr, a, c, m, present, sc) in enumerate(
-            zip(
-                self.t_us.tolist(),
-                self.trans_type.tolist(),
-                self.channel.tolist(),
-                self.amount_cents.tolist(),
-                self.amount_crr_cents.tolist(),
-                self.account.tolist(),
-                self.card.tolist(),
-                self.merchant.tolist(),
-                self.present.tolist(),
-                self.scenario.tolist(),
-                strict=True,
-            )
-        ):
-            account, card, merchant = accounts[a], cards[c], merchants[m]
-            rows.append(
-                Transaction(
-                    uniq_id=UUID(bytes=ids[16 * i : 16 * i + 16]),
-                    timestamp=from_micros(t),
-                    window_start=from_micros(t - t % _US_PER_MINUTE),
-                    window_end=from_micros(t - t % _US_PER_MINUTE + _US_PER_MINUTE),
-                    trans_type=TRANS_TYPES[tt],
-                    channel=CHANNELS[ch],
-                    amount_cents=amount,
-                    currency=account.currency,
-                    amount_crr_cents=crr,
-                    account_id=account.account_id,
-                    account_holder_name=account.holder_name,
-                    account_blacklisted=account.blacklisted,
-                    home_country=account.home_country,
-                    card_ref=card.card_ref,
-                    card_id=card.masked_pan,
-                    card_type=card.card_type,
-                    card_presense=CARD_PRESENT if present else CARD_NOT_PRESENT,
-                    merchant_id=merchant.merchant_id,
-                    merchant_name=merchant.name,
-                    merchant_category=merchant.category,
-                    country=merchant.country,
-                    city=merchant.city,
-                    fraud_scenario=SCENARIOS[sc] if sc >= 0 else None,
-                )
-            )
-        return rows

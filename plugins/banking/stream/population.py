@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import random
 import uuid
@@ -24,35 +23,8 @@ from typing import Any
 
 from banking.countries import COUNTRIES, Country
 from banking.model import CARD_TYPES, MERCHANT_CATEGORIES
-from banking.settings import GeneratorSettings
+from banking.stream.settings import GeneratorSettings
 
-# Median amount in USD and log-normal spread per merchant category, and how often the card is present.
-CATEGORY_PROFILE: dict[str, tuple[float, float, float]] = {
-    # category: (median USD, sigma, card-present probability)
-    "Retail": (45.0, 0.8, 0.65),
-    "Electronics": (180.0, 0.9, 0.40),
-    "Clothing": (60.0, 0.7, 0.60),
-    "Groceries": (38.0, 0.6, 0.90),
-    "Pharmacy": (22.0, 0.6, 0.85),
-    "Entertainment": (30.0, 0.8, 0.35),
-    "Dining": (35.0, 0.6, 0.90),
-    "Travel": (420.0, 0.9, 0.20),
-    "Utilities": (95.0, 0.5, 0.05),
-    "Healthcare": (120.0, 0.9, 0.70),
-}
-# How often each category is visited (share of legitimate transactions).
-CATEGORY_WEIGHT: dict[str, float] = {
-    "Retail": 14,
-    "Electronics": 5,
-    "Clothing": 8,
-    "Groceries": 24,
-    "Pharmacy": 7,
-    "Entertainment": 8,
-    "Dining": 18,
-    "Travel": 4,
-    "Utilities": 6,
-    "Healthcare": 6,
-}
 BLACKLIST_REASONS = (
     "confirmed card fraud on the account",
     "chargeback abuse",
@@ -110,9 +82,6 @@ class Population:
     merchants: tuple[Merchant, ...]
     blacklist: tuple[BlacklistEntry, ...]
     account_cum_weights: tuple[float, ...]
-    # merchants per (country, category), for fast sampling
-    merchants_by_place: dict[tuple[str, str], tuple[Merchant, ...]]
-    blacklisted_accounts: tuple[Account, ...]
 
     @property
     def cards(self) -> list[Card]:
@@ -238,9 +207,6 @@ def _assemble(
     version: str, accounts: list[Account], merchants: list[Merchant], blacklist: list[BlacklistEntry]
 ) -> Population:
     """The population with its sampling tables."""
-    by_place: dict[tuple[str, str], list[Merchant]] = {}
-    for m in merchants:
-        by_place.setdefault((m.country, m.category), []).append(m)
     # Blacklisted accounts are partly blocked: they transact about half as often on their own.
     weights = [a.activity * (0.5 if a.blacklisted else 1.0) for a in accounts]
     return Population(
@@ -249,8 +215,6 @@ def _assemble(
         merchants=tuple(merchants),
         blacklist=tuple(blacklist),
         account_cum_weights=tuple(accumulate(weights)),
-        merchants_by_place={k: tuple(v) for k, v in by_place.items()},
-        blacklisted_accounts=tuple(a for a in accounts if a.blacklisted),
     )
 
 
@@ -356,8 +320,3 @@ def mask_pan(pan: str) -> str:
     """Keep the first six and last four digits, as PCI DSS allows for display: 411111******1234."""
     digits = "".join(ch for ch in pan if ch.isdigit())
     return digits[:6] + "*" * max(len(digits) - 10, 0) + digits[-4:]
-
-
-def lognormal_amount_cents(rng: random.Random, median: float, sigma: float, factor: float = 1.0) -> int:
-    """A positive amount in cents, log-normal around ``median`` USD."""
-    return max(1, round(100 * median * factor * math.exp(rng.gauss(0.0, sigma))))

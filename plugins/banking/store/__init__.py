@@ -1,0 +1,1 @@
+"""Storage in PostgreSQL: schema and migrations, the binary COPY, staging, the window load, rollups, retention."""

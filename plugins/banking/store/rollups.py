@@ -1,0 +1,115 @@
+"""The window's rollups: its per-minute rows, and the hourly and daily rollups recomputed from them.
+
+All of it runs inside the window's load transaction (``loader``), after its rows were copied.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import numpy as np
+import psycopg
+
+from banking.db import sql, sql_statements
+from banking.model import (
+    DECISIONS,
+    EPOCH,
+    TRANS_TYPES,
+    Window,
+)
+from banking.rules.engine import Scores
+from banking.stream.batch import Batch
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+_US_PER_MINUTE = 60_000_000
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
+# A load locks the hourly rollups hour by hour up to this many hours, all of them at once beyond.
+MAX_LOCKED_HOURS = 48
+
+
+def rollup_rows(batch: Batch, scores: Scores) -> tuple[bytes, bytes]:
+    """The window's rows of ``banking_minute_stats`` and ``banking_minute_rule_hits``, as COPY text
+    in the column order of ``load/copy_minute_stats.sql`` and ``load/copy_minute_rule_hits.sql``."""
+    minute = batch.t_us // _US_PER_MINUTE
+    injected = batch.scenario >= 0
+
+    def grouped(mask: np.ndarray, label_codes: np.ndarray, labels: tuple[str, ...]) -> list[str]:
+        key = ((minute[mask] * len(labels) + label_codes[mask]) * len(DECISIONS) + scores.decision[mask]) * 2
+        key = key + injected[mask]
+        keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        amounts = np.zeros(len(keys), dtype=np.int64)
+        np.add.at(amounts, inverse, batch.amount_cents[mask])
+        lines = []
+        for k, count, cents in zip(keys.tolist(), counts.tolist(), amounts.tolist(), strict=True):
+            k, inj = divmod(k, 2)
+            k, decision = divmod(k, len(DECISIONS))
+            m, label = divmod(k, len(labels))
+            start = (EPOCH + timedelta(minutes=m)).isoformat()  # a row's window is its minute
+            end = (EPOCH + timedelta(minutes=m + 1)).isoformat()
+            lines.append(
+                f"{start}\t{start}\t{end}\t{_text(labels[label])}\t"
+                f"{DECISIONS[decision]}\t{'t' if inj else 'f'}\t{count}\t{cents // 100}.{cents % 100:02d}\n"
+            )
+        return lines
+
+    stats = grouped(np.ones(len(batch), dtype=bool), batch.trans_type.astype(np.int64), TRANS_TYPES)
+    hits: list[str] = []
+    for bit, rule_id in enumerate(scores.rule_ids):
+        fired = (scores.hit_mask >> bit) & 1 == 1
+        if fired.any():
+            hits.extend(grouped(fired, np.zeros(len(batch), dtype=np.int64), (rule_id,)))
+    return "".join(stats).encode(), "".join(hits).encode()
+
+
+def hours_of(window: Window) -> tuple[int, int]:
+    """The UTC hours a window touches, as hours since the epoch: ``[first, end)``."""
+    first = (window.start - EPOCH) // _HOUR
+    end = -((EPOCH - window.end) // _HOUR)  # rounded up
+    return first, end
+
+
+def lock_hours(cur: psycopg.Cursor, window: Window) -> None:
+    """Take turns with every other load of the UTC hours ``window`` touches, until commit.
+
+    Taken first in a load transaction, so loads of overlapping time never interleave: each locks its
+    hours in ascending order (or, for a window of more than ``MAX_LOCKED_HOURS`` hours, all of them at
+    once), and a load that waited sees, under READ COMMITTED, what the loads before it committed.
+    """
+    first, end = hours_of(window)
+    if end - first > MAX_LOCKED_HOURS:
+        cur.execute(sql("load/lock_all_hours"))
+    else:
+        for statement in sql_statements("load/lock_hours"):
+            cur.execute(statement, {"first_hour": first, "last_hour": end - 1})
+
+
+def refresh_hour_and_day_rollups(cur: psycopg.Cursor, window: Window) -> None:
+    """Recompute the hourly rollups of the hours ``window`` touches, inside its load transaction,
+    under :func:`lock_hours`, after its rows and per-minute rollups were written
+    (``load/refresh_hour_rollups``).
+
+    An hour is recomputed from every minute (and, for the blacklisted accounts, row) in it, so it
+    always holds exactly their sum, whatever reruns or other loads wrote. Then the UTC days of those
+    hours are recomputed from their hours the same way (``load/refresh_day_rollups``), under per-day
+    locks taken after the hour locks, in ascending order (``load/lock_days`` argues why that cannot
+    deadlock); the lock on all hours covers the days.
+    """
+    first, end = hours_of(window)
+    all_at_once = end - first > MAX_LOCKED_HOURS
+    hours = {"first": EPOCH + first * _HOUR, "end": EPOCH + end * _HOUR}
+    for statement in sql_statements("load/refresh_hour_rollups"):
+        cur.execute(statement, hours)
+    first_day, end_day = first // 24, -(-end // 24)  # the days of those hours, since the epoch
+    if not all_at_once:
+        cur.execute(sql("load/lock_days"), {"first_day": first_day, "last_day": end_day - 1})
+    days = {"first": EPOCH + first_day * _DAY, "end": EPOCH + end_day * _DAY}
+    for statement in sql_statements("load/refresh_day_rollups"):
+        cur.execute(statement, days)
+
+
+def _text(value: str) -> str:
+    """``value`` escaped for COPY text."""
+    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
