@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from banking.model import (
-    APPROVED,
-    REJECTED,
-    REVIEW,
-    LoadError,
-)
+from banking.model import APPROVED, REJECTED, REVIEW, LoadError
 from banking.rules.engine import Scores
 from banking.stream.batch import Batch
 
