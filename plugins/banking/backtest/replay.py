@@ -41,10 +41,7 @@ from banking.backtest.report import BacktestReport, log_report
 from banking.backtest.scoreboard import Scoreboard
 from banking.backtest.spec import BacktestInputError, BacktestSpec, parse_spec
 from banking.db import sql, sql_statements
-from banking.model import (
-    RuleHit,
-    Window,
-)
+from banking.model import RuleHit, Window
 from banking.rules.engine import Scores
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from banking.backtest.scoreboard import CANDIDATE, LIVE, OVERALL, VARIANTS, Metric
-from banking.model import (
-    Window,
-)
+from banking.model import Window
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from banking.model import (
-    REJECTED,
-    REVIEW,
-)
+from banking.model import REJECTED, REVIEW
 
 LIVE, CANDIDATE = "live", "candidate"
 VARIANTS = (LIVE, CANDIDATE)

@@ -21,10 +21,7 @@ from banking.backtest.bounds import (
     MAX_RANGE,
     PARAMS,
 )
-from banking.model import (
-    ParamsError,
-    Window,
-)
+from banking.model import ParamsError, Window
 from banking.rules.config import load_rules, parse_rules
 from banking.rules.rule_set import RuleSet
 

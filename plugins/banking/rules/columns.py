@@ -7,10 +7,7 @@ from datetime import datetime
 
 import numpy as np
 
-from banking.model import (
-    MERCHANT_CATEGORIES,
-    TRANS_TYPES,
-)
+from banking.model import MERCHANT_CATEGORIES, TRANS_TYPES
 
 _I64 = np.int64
 

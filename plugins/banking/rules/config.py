@@ -15,10 +15,7 @@ from typing import Any
 import yaml
 
 from banking import paths
-from banking.model import (
-    MERCHANT_CATEGORIES,
-    TRANS_TYPES,
-)
+from banking.model import MERCHANT_CATEGORIES, TRANS_TYPES
 from banking.rules import checks
 from banking.rules.rule_set import (
     MAX_ENABLED_RULES,

@@ -31,12 +31,7 @@ from banking.model import (
 from banking.rules.columns import Columns, HistoryColumns
 from banking.rules.evaluators import EVALUATORS
 from banking.rules.prepared import PreparedRows
-from banking.rules.rule_set import (
-    MAX_ENABLED_RULES,
-    MAX_RISK_SCORE,
-    NO_HITS_EXPLANATION,
-    RuleSet,
-)
+from banking.rules.rule_set import MAX_ENABLED_RULES, MAX_RISK_SCORE, NO_HITS_EXPLANATION, RuleSet
 
 _I64 = np.int64
 

@@ -7,9 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from banking.model import (
-    REAL_TIME,
-)
+from banking.model import REAL_TIME
 from banking.rules.local_time import home_zone
 from banking.rules.prepared import PreparedRows
 from banking.rules.rule_set import (

@@ -11,15 +11,7 @@ import numpy as np
 import psycopg
 
 from banking.db import sql
-from banking.model import (
-    APPROVED,
-    DECISIONS,
-    REJECTED,
-    REVIEW,
-    LoadError,
-    Window,
-    micros,
-)
+from banking.model import APPROVED, DECISIONS, REJECTED, REVIEW, LoadError, Window, micros
 from banking.rules.engine import Scores
 from banking.stream.batch import Batch
 

@@ -25,10 +25,7 @@ from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import Jsonb
 
 from banking.db import sql, sql_statements
-from banking.model import (
-    LoadError,
-    Window,
-)
+from banking.model import LoadError, Window
 from banking.rules.engine import Scores
 from banking.store import copy_format
 from banking.store.audit import WindowSummary, minute_rows, minutes_of

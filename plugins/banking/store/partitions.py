@@ -7,9 +7,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from banking.db import sql
-from banking.model import (
-    Window,
-)
+from banking.model import Window
 
 
 def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:

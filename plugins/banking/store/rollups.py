@@ -12,12 +12,7 @@ import numpy as np
 import psycopg
 
 from banking.db import sql, sql_statements
-from banking.model import (
-    DECISIONS,
-    EPOCH,
-    TRANS_TYPES,
-    Window,
-)
+from banking.model import DECISIONS, EPOCH, TRANS_TYPES, Window
 from banking.rules.engine import Scores
 from banking.stream.batch import Batch
 

@@ -13,9 +13,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from banking.model import (
-    LoadError,
-)
+from banking.model import LoadError
 from banking.rules.engine import Scores, ScoreSummary
 
 _STAGE_FORMAT = 3  # what pack_scores() writes: the scores of a batch (1 held COPY text, 2 JSON explanations)

@@ -13,11 +13,7 @@ from uuid import UUID
 import numpy as np
 
 from banking.countries import COUNTRIES
-from banking.model import (
-    MERCHANT_CATEGORIES,
-    SCENARIOS,
-    Window,
-)
+from banking.model import MERCHANT_CATEGORIES, SCENARIOS, Window
 from banking.stream.population import Card, Population
 
 COUNTRY_CODES: tuple[str, ...] = tuple(COUNTRIES)
