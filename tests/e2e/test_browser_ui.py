@@ -112,7 +112,7 @@ def test_the_trigger_form_shows_the_typed_params(form: Page, screenshot_dir: Pat
         expect(field).to_have_attribute("aria-valuemin", low)
         expect(field).to_have_attribute("aria-valuemax", high)
     # The descriptions of the Params are shown under their fields.
-    expect(dialog.get_by_text("Average arrival rate.", exact=False)).to_be_visible()
+    expect(dialog.get_by_text("Average transactions per minute.", exact=False)).to_be_visible()
     # A share above the schema's maximum is brought back to it when the field is left.
     fraud = dialog.get_by_role("spinbutton", name="Injected fraud share", exact=True)
     fraud.fill("0.9")
