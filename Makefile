@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench soak clean e2e-deps e2e
+.PHONY: setup run airflow test lint bench soak clean e2e-deps e2e
 
 setup: $(STAMP)
 
@@ -18,6 +18,11 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 ## Run the pipeline on its schedule: embedded PostgreSQL (unless AIRFLOW_CONN_BANKING_DB is set) + Airflow standalone.
 run: setup
 	$(BIN)/python scripts/run.py
+
+## Any Airflow CLI command in make run's environment (the same as ./airflow), e.g.
+## make airflow ARGS="dags test banking_transactions 2026-11-20T12:00:00+00:00"
+airflow: setup
+	$(BIN)/python scripts/airflow_cli.py $(ARGS)
 
 ## The whole test suite, against a real PostgreSQL and real DAG runs.
 test: setup lint e2e-deps

@@ -2,12 +2,17 @@
 
 Used only when no database is configured: ``make run`` keeps its data in ``.data/postgres``
 between starts, the tests use a throw-away folder. The server listens on a Unix socket in its
-data folder; :func:`airflow_uri` turns that into a connection URI Airflow accepts.
+data folder (and, with ``tcp``, on 127.0.0.1 with password logins, for Grafana); :func:`airflow_uri`
+turns that into a connection URI Airflow accepts.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import socket
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,17 +22,51 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 
-def start(data_dir: Path, keep_running: bool = False) -> tuple[Any, dict[str, str]]:
+def start(data_dir: Path, keep_running: bool = False, tcp: bool = False) -> tuple[Any, dict[str, str]]:
     """Start (or reuse) the server in ``data_dir``; returns it and its admin connection parameters.
 
     With ``keep_running`` the server outlives this process (stop it with ``server.cleanup()``).
+    With ``tcp`` it also listens on 127.0.0.1 (a free port; password logins only there).
     """
-    import pgserver
-
+    # pgserver logs at exit, when pytest or Airflow may have closed the streams of the root
+    # logger's handlers ("--- Logging error ---"): its warnings go to the stderr of the moment.
+    logging.getLogger("pgserver").propagate = False
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(data_dir)
-    server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
-    return server, conninfo_to_dict(server.get_uri())
+    with warnings.catch_warnings():
+        # Without XDG_RUNTIME_DIR (root, CI) pgserver's socket folder falls back to /tmp, which is fine.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+
+        server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
+    if tcp and not server.get_postmaster_info().hostname:
+        _restart_with_tcp(server, data_dir)
+    admin = conninfo_to_dict(server.get_uri())
+    admin["port"] = str(server.get_postmaster_info().port)  # pgserver's URI leaves a non-default port out
+    return server, admin
+
+
+def tcp_port(server: Any) -> int | None:
+    """The server's TCP port on 127.0.0.1, None when it listens on its socket only."""
+    info = server.get_postmaster_info()
+    return info.port if info.hostname else None
+
+
+def _restart_with_tcp(server: Any, data_dir: Path) -> None:
+    """Restart the server listening on 127.0.0.1 too; TCP logins need a password (scram-sha-256)."""
+    from pgserver._commands import pg_ctl
+    from pgserver.utils import PostmasterInfo
+
+    hba = data_dir / "pg_hba.conf"
+    hba.write_text(re.sub(r"^(host\S*\s+.*?)\btrust\s*$", r"\1scram-sha-256", hba.read_text(), flags=re.M))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    socket_dir = server.get_postmaster_info().socket_dir
+    options = f"-h 127.0.0.1 -p {port} -k {socket_dir}"
+    pg_ctl(["-w", "-o", options, "-l", str(server.log), "restart"], pgdata=data_dir, user=server.system_user)
+    # pgserver stops the process it knows at cleanup: tell it about the new one.
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(data_dir)
 
 
 def _forget_dead_handles(data_dir: Path) -> None:
