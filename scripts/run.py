@@ -7,6 +7,8 @@
    the UI login's password is printed here, on the terminal, and is in no log file.
 3. ``banking_schema`` runs once (migrations, roles, population, partitions), then
    ``banking_transactions`` loads a window every minute.
+4. Grafana beside it when one is installed, else on Docker (:mod:`scripts.grafana_local`); the
+   embedded PostgreSQL then listens on 127.0.0.1 too (password logins) for Grafana.
 
 Ctrl-C (or SIGTERM) stops every process it started within seconds; the data stays for the next start.
 ``BANKING_AIRFLOW_HOME`` and ``BANKING_DATA_DIR`` move ``.airflow`` and ``.data``; ``BANKING_API_HOST``
@@ -31,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts import embedded_postgres  # noqa: E402
+from scripts import embedded_postgres, grafana_local  # noqa: E402
 from scripts.airflow_env import AIRFLOW, project_data, project_home  # noqa: E402
 from scripts.airflow_env import airflow_env as checkout_env  # noqa: E402
 
@@ -115,6 +117,13 @@ def admin_password(home: Path) -> str:
 class Database:
     conn_uri: str
     admin: dict[str, str] | None  # the embedded server's admin parameters; None for a configured one
+    tcp_port: int | None = None  # the embedded server's port on 127.0.0.1, when it listens there
+
+    def tcp_conninfo(self) -> str:
+        """Where a TCP client (Grafana) finds the banking database."""
+        if self.admin is None:
+            return self.conn_uri
+        return f"host=127.0.0.1 port={self.tcp_port} dbname={DB_NAME}" if self.tcp_port else ""
 
 
 @contextmanager
@@ -129,7 +138,9 @@ def banking_database(tcp: bool = False) -> Iterator[Database]:
     server, admin = embedded_postgres.start(data_dir, tcp=tcp)
     try:
         embedded_postgres.ensure_database(admin, DB_NAME)
-        yield Database(embedded_postgres.airflow_uri(admin, DB_NAME), admin)
+        yield Database(
+            embedded_postgres.airflow_uri(admin, DB_NAME), admin, embedded_postgres.tcp_port(server)
+        )
     finally:
         server.cleanup()
 
@@ -230,15 +241,21 @@ def main() -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     home = project_home()
+    grafana = grafana_local.find()
     processes: dict[str, subprocess.Popen] = {}
     try:
-        with banking_database() as db:
+        with banking_database(tcp=grafana is not None) as db:
             try:
                 if db.admin is None:
                     say("using the database of AIRFLOW_CONN_BANKING_DB")
                 else:
                     say(f"embedded PostgreSQL running, data in {project_data() / 'postgres'}")
                 env = airflow_env(db.conn_uri, home)
+                dashboard = None
+                if grafana is not None and db.tcp_conninfo():
+                    dashboard = grafana_local.prepare(grafana, db.tcp_conninfo(), project_data() / "grafana")
+                if dashboard is not None:
+                    env.update(dashboard.airflow_env)  # banking_schema creates banking_dashboard with it
                 password = admin_password(home)
                 prepare(env)
                 if api_host() not in LOOPBACK:
@@ -252,7 +269,10 @@ def main() -> int:
                     f"Airflow UI: http://{api_host()}:{api_port()}  login: {ADMIN} / {password}",
                     "banking_transactions loads one window every minute; Ctrl-C stops everything",
                     f"logs: {logs}; any Airflow command in this environment: ./airflow <command>",
+                    dashboard.hint if dashboard is not None else grafana_local.MISSING_HINT,
                 ]
+                if dashboard is not None:
+                    processes["grafana"] = dashboard.start(logs / "grafana.log")
                 return supervise(processes, logs, api_port(), on_ready)
             finally:
                 # Stop Airflow before the database it writes to; a second Ctrl-C must not cut this short.

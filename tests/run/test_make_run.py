@@ -1,17 +1,25 @@
-"""``make run`` as a terminal runs it: the UI on 127.0.0.1 only, the password on the terminal only, and
-Ctrl-C (SIGINT to the whole foreground process group) leaves no process behind within 15 s."""
+"""``make run`` as a terminal runs it: the UI on 127.0.0.1 only, the password on the terminal only, Grafana
+started beside it, and Ctrl-C (SIGINT to the whole foreground process group) leaves no process behind
+within 15 s.
+
+No Grafana server can be installed on the machines these tests run on: a stand-in ``grafana-server``
+on PATH records the arguments, environment and provisioning folder it was started with.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from scripts.airflow_env import ROOT
 from scripts.measure_run import alive, descendants, postgres_pids
@@ -22,6 +30,16 @@ from tests.run.project import project_env
 pytestmark = pytest.mark.airflow
 
 STOP_WITHIN = 15
+STAND_IN = """#!{python}
+# A stand-in grafana-server: records how it was started, then waits to be stopped.
+import json, os, pathlib, signal, sys
+folder = pathlib.Path(os.environ["GF_PATHS_PROVISIONING"])
+files = {{str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*.yaml")}}
+record = {{"argv": sys.argv, "env": dict(os.environ), "provisioning": files, "pid": os.getpid()}}
+pathlib.Path({record!r}).write_text(json.dumps(record))
+while True:
+    signal.pause()
+"""
 
 
 def free_port() -> int:
@@ -52,7 +70,19 @@ class MakeRun:
         self.tmp = tmp
         self.port = free_port()
         self.output = tmp / "terminal.txt"
-        env = project_env(tmp, AIRFLOW__API__PORT=str(self.port))
+        self.grafana_record = tmp / "grafana-record.json"
+        stand_in = tmp / "bin" / "grafana-server"
+        stand_in.parent.mkdir()
+        stand_in.write_text(STAND_IN.format(python=sys.executable, record=str(self.grafana_record)))
+        stand_in.chmod(0o755)
+        self.grafana_port = free_port()
+        env = project_env(
+            tmp,
+            AIRFLOW__API__PORT=str(self.port),
+            BANKING_GRAFANA_PORT=str(self.grafana_port),
+            PATH=f"{stand_in.parent}{os.pathsep}{os.environ['PATH']}",
+        )
+        env.pop("GRAFANA_HOME", None)
         with self.output.open("wb") as out:
             # A process group of its own, as a terminal gives its foreground job.
             self.process = subprocess.Popen(
@@ -73,6 +103,14 @@ class MakeRun:
             assert time.monotonic() - started < timeout, self.terminal()
             time.sleep(0.5)
         return time.monotonic() - started
+
+    def grafana(self, timeout: float = 30) -> dict:
+        """What the stand-in Grafana recorded when make run started it."""
+        deadline = time.monotonic() + timeout
+        while not self.grafana_record.exists():
+            assert time.monotonic() < deadline, self.terminal()
+            time.sleep(0.5)
+        return json.loads(self.grafana_record.read_text())
 
     def terminal(self) -> str:
         return self.output.read_text(errors="replace")
@@ -120,9 +158,41 @@ def test_the_password_is_shown_on_the_terminal_and_in_no_log_file(make_run: Make
     assert make_run.terminal().count(password) == 1
 
 
+def test_grafana_is_started_on_127_0_0_1_provisioned_from_the_checkout(make_run: MakeRun) -> None:
+    record = make_run.grafana()
+    env, data = record["env"], make_run.tmp / "data" / "grafana"
+    assert record["argv"][1:] == [] or record["argv"][1] == "--homepath"
+    assert (env["GF_SERVER_HTTP_ADDR"], env["GF_SERVER_HTTP_PORT"]) == (
+        "127.0.0.1",
+        str(make_run.grafana_port),
+    )
+    for name in ("GF_PATHS_DATA", "GF_PATHS_LOGS", "GF_PATHS_PROVISIONING"):
+        assert Path(env[name]).is_relative_to(data), name
+    provisioning, source = record["provisioning"], ROOT / "grafana" / "provisioning"
+    assert provisioning["datasources/banking.yaml"] == (source / "datasources" / "banking.yaml").read_text()
+    assert f"path: {ROOT / 'grafana' / 'dashboards'}\n" in provisioning["dashboards/banking.yaml"]
+    assert "alerting/banking.yaml" in provisioning
+    assert Path(env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]).is_file()
+    assert f"http://127.0.0.1:{make_run.grafana_port}/d/banking-monitoring" in make_run.terminal()
+    # The data source's settings reach the embedded PostgreSQL over TCP as the read-only login.
+    assert env["BANKING_DB_HOST"] == "127.0.0.1" and env["BANKING_DB_SSLMODE"] == "disable"
+    dsn = (
+        f"host=127.0.0.1 port={env['BANKING_DB_PORT']} dbname={env['BANKING_DB_NAME']} "
+        f"user=banking_dashboard password={env['BANKING_DASHBOARD_PASSWORD']}"
+    )
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT count(*) FROM banking_data").fetchone()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM banking_data")
+    with pytest.raises(psycopg.OperationalError):  # no login over TCP without a password
+        psycopg.connect(f"host=127.0.0.1 port={env['BANKING_DB_PORT']} dbname=banking user=postgres").close()
+
+
 def test_ctrl_c_stops_everything_within_15_s(make_run: MakeRun) -> None:
     started = descendants(make_run.process.pid)
-    assert len(started) >= 4 and postgres_pids(make_run.pgdata)  # make, run.py, three components, postgres
+    grafana = make_run.grafana()["pid"]
+    assert grafana in started and postgres_pids(make_run.pgdata)
+    assert len(started) >= 5  # make, run.py, three Airflow components, Grafana
     left = make_run.ctrl_c()
     assert left == set(), f"still running after {STOP_WITHIN} s: {left}\n{make_run.terminal()[-2000:]}"
     assert not (make_run.pgdata / "postmaster.pid").exists()
