@@ -36,7 +36,13 @@ def start(data_dir: Path, keep_running: bool = False, tcp: bool = False) -> tupl
     with warnings.catch_warnings():
         # Without XDG_RUNTIME_DIR (root, CI) pgserver's socket folder falls back to /tmp, which is fine.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-        import pgserver
+        try:
+            import pgserver
+        except ImportError as missing:
+            raise RuntimeError(
+                "the embedded PostgreSQL (pgserver) has no wheel for this Python (3.13): "
+                "set AIRFLOW_CONN_BANKING_DB (BANKING_TEST_DSN for the tests), or use Python 3.11 or 3.12"
+            ) from missing
 
         server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
     if tcp and not server.get_postmaster_info().hostname:

@@ -91,7 +91,7 @@ def airflow_env(conn_uri: str, home: Path | None = None) -> dict[str, str]:
         # A micro-batch every minute: the scheduler looks for the next task sooner when idle (default
         # 1 s), and a finished task gives its slot back sooner (default 5 s). See docs/performance.md.
         AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=keep(
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "0.5"
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "0.2"
         ),
         AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=keep("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "1"),
     )
