@@ -119,18 +119,6 @@ class Dashboard:
     airflow_env: dict[str, str] = field(default_factory=dict)
     hint: str = ""
 
-    def start(self, log: Path) -> subprocess.Popen:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            return subprocess.Popen(
-                self.command,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-
 
 def prepare(grafana: Grafana, conninfo: str, folder: Path) -> Dashboard | None:
     """The Grafana of ``grafana`` reading the banking database of ``conninfo`` (a URI or ``key=value``

@@ -272,7 +272,7 @@ def main() -> int:
                     dashboard.hint if dashboard is not None else grafana_local.MISSING_HINT,
                 ]
                 if dashboard is not None:
-                    processes["grafana"] = dashboard.start(logs / "grafana.log")
+                    processes["grafana"] = start(dashboard.command, dashboard.env, logs / "grafana.log")
                 return supervise(processes, logs, api_port(), on_ready)
             finally:
                 # Stop Airflow before the database it writes to; a second Ctrl-C must not cut this short.
