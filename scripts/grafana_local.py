@@ -10,16 +10,16 @@ the dashboard, the alert rules with the thresholds of the environment), listens 
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
+
+from scripts import local_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 MISSING_HINT = (
@@ -77,24 +77,6 @@ def compose_image() -> str:
     return os.environ.get("GRAFANA_IMAGE") or (found.group(1) if found else "grafana/grafana:12.2.0")
 
 
-def _secrets(folder: Path) -> dict[str, str]:
-    """Grafana's admin password and banking_dashboard's: from the environment, else generated once."""
-    path = folder / "secrets.json"
-    try:
-        kept = json.loads(path.read_text())
-    except (OSError, ValueError):
-        kept = {}
-    values = {
-        name: os.environ.get(name) or kept.get(name) or secrets.token_urlsafe(16)
-        for name in ("GRAFANA_ADMIN_PASSWORD", "BANKING_DASHBOARD_PASSWORD")
-    }
-    if values != kept:
-        folder.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(values))
-    return values
-
-
 def render_provisioning(target: Path, dashboards: str) -> Path:
     """``grafana/provisioning`` copied to ``target`` with the alert thresholds of the environment and the
     dashboards provider pointed at ``dashboards``."""
@@ -127,7 +109,8 @@ def prepare(grafana: Grafana, conninfo: str, folder: Path) -> Dashboard | None:
     host = db.get("host") or "localhost"
     if host.startswith("/"):
         return None
-    values = _secrets(folder)
+    names = ["GRAFANA_ADMIN_PASSWORD", "BANKING_DASHBOARD_PASSWORD"]
+    values = local_secrets.kept(folder / "secrets.json", names, given=os.environ, nbytes=16)
     port = os.environ.get("BANKING_GRAFANA_PORT", "3000")
     settings = {
         "GF_SERVER_HTTP_ADDR": "127.0.0.1",

@@ -17,9 +17,7 @@ opens the UI to another address than 127.0.0.1.
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -33,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts import embedded_postgres, grafana_local  # noqa: E402
+from scripts import embedded_postgres, grafana_local, local_secrets  # noqa: E402
 from scripts.airflow_env import AIRFLOW, project_data, project_home  # noqa: E402
 from scripts.airflow_env import airflow_env as checkout_env  # noqa: E402
 
@@ -42,11 +40,9 @@ ADMIN = "admin"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # The components of `airflow standalone` this pipeline needs: no deferrable tasks, so no triggerer;
 # the API server reads task logs from this machine's files, so the scheduler serves none on a port.
-COMPONENTS = {
-    "api-server": ["api-server"],
-    "scheduler": ["scheduler", "--skip-serve-logs"],
-    "dag-processor": ["dag-processor"],
-}
+COMPONENTS = {"api-server": ["api-server"], "dag-processor": ["dag-processor"]}
+# Started once the API answers: its tasks report to the API (no retries, no warnings, at start).
+AFTER_API = {"scheduler": ["scheduler", "--skip-serve-logs"]}
 STOP_SECONDS = 10
 
 
@@ -70,9 +66,13 @@ def airflow_env(conn_uri: str, home: Path | None = None) -> dict[str, str]:
     def keep(name: str, default: str) -> str:  # a value the user's shell may override
         return os.environ.get(name, default)
 
+    # Shared by every component (and ./airflow) of this home; 64 bytes, as SHA-512 JWTs want.
+    keys = local_secrets.kept(home / "secrets.json", ["jwt_secret", "api_secret_key"], nbytes=64)
     return checkout_env(
         home,
         conn_uri,
+        AIRFLOW__API_AUTH__JWT_SECRET=keys["jwt_secret"],
+        AIRFLOW__API__SECRET_KEY=keys["api_secret_key"],
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{ADMIN}:admin",
@@ -102,15 +102,7 @@ def admin_password(home: Path) -> str:
 
     Written before the api-server starts, so Airflow never generates one and never logs it.
     """
-    path = home / "passwords.json"
-    try:
-        return json.loads(path.read_text())[ADMIN]
-    except (OSError, ValueError, KeyError):
-        password = secrets.token_urlsafe(12)
-        home.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(json.dumps({ADMIN: password}))
-        return password
+    return local_secrets.kept(home / "passwords.json", [ADMIN], nbytes=12)[ADMIN]
 
 
 @dataclass
@@ -216,8 +208,11 @@ def ui_answers(port: str) -> bool:
         return False
 
 
-def supervise(processes: dict[str, subprocess.Popen], logs: Path, port: str, on_ready: list[str]) -> int:
-    """Wait until the UI answers (then print ``on_ready``), then until a process exits."""
+def supervise(
+    processes: dict[str, subprocess.Popen], env: dict[str, str], logs: Path, on_ready: list[str]
+) -> int:
+    """Wait until the UI answers, then start :data:`AFTER_API` and print ``on_ready``; return when a
+    process exits."""
     ready = False
     while True:
         for name, process in processes.items():
@@ -225,8 +220,10 @@ def supervise(processes: dict[str, subprocess.Popen], logs: Path, port: str, on_
                 tail = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
                 say(f"{name} exited with {process.returncode}; the end of {logs / name}.log:\n{tail}")
                 return 1
-        if not ready and ui_answers(port):
+        if not ready and ui_answers(env["AIRFLOW__API__PORT"]):
             ready = True
+            for name, args in AFTER_API.items():
+                processes[name] = start([AIRFLOW, *args], env, logs / f"{name}.log")
             for line in on_ready:
                 say(line)
         time.sleep(1)
@@ -273,7 +270,7 @@ def main() -> int:
                 ]
                 if dashboard is not None:
                     processes["grafana"] = start(dashboard.command, dashboard.env, logs / "grafana.log")
-                return supervise(processes, logs, api_port(), on_ready)
+                return supervise(processes, env, logs, on_ready)
             finally:
                 # Stop Airflow before the database it writes to; a second Ctrl-C must not cut this short.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
