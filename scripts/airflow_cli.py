@@ -15,11 +15,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scripts import embedded_postgres  # noqa: E402
 from scripts.airflow_env import AIRFLOW, project_home  # noqa: E402
 from scripts.run import airflow_env, banking_database, prepare  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
+    try:
+        return run(argv)
+    except embedded_postgres.Unavailable as error:
+        print(error, file=sys.stderr)
+        return 1
+
+
+def run(argv: list[str]) -> int:
+    """``airflow *argv`` in make run's environment; its exit status."""
     home = project_home()
     with banking_database() as db:
         env = airflow_env(db.conn_uri, home)

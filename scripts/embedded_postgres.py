@@ -22,6 +22,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 
+class Unavailable(RuntimeError):
+    """No embedded PostgreSQL for this Python; the message says what to do instead."""
+
+
 def start(data_dir: Path, keep_running: bool = False, tcp: bool = False) -> tuple[Any, dict[str, str]]:
     """Start (or reuse) the server in ``data_dir``; returns it and its admin connection parameters.
 
@@ -39,7 +43,7 @@ def start(data_dir: Path, keep_running: bool = False, tcp: bool = False) -> tupl
         try:
             import pgserver
         except ImportError as missing:
-            raise RuntimeError(
+            raise Unavailable(
                 "the embedded PostgreSQL (pgserver) has no wheel for this Python (3.13): "
                 "set AIRFLOW_CONN_BANKING_DB (BANKING_TEST_DSN for the tests), or use Python 3.11 or 3.12"
             ) from missing

@@ -280,6 +280,9 @@ def main() -> int:
                     say("Airflow stopped")
     except KeyboardInterrupt:
         return 0
+    except embedded_postgres.Unavailable as error:
+        say(str(error))
+        return 1
     finally:
         if not os.environ.get("AIRFLOW_CONN_BANKING_DB"):
             say(
