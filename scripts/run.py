@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from psycopg.conninfo import make_conninfo
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -268,6 +270,10 @@ def main() -> int:
                     f"logs: {logs}; any Airflow command in this environment: ./airflow <command>",
                     dashboard.hint if dashboard is not None else grafana_local.MISSING_HINT,
                 ]
+                if db.admin is not None:  # a configured URI may hold a password: not printed
+                    on_ready.append(
+                        f"banking database (psql): {make_conninfo(**{**db.admin, 'dbname': DB_NAME})}"
+                    )
                 if dashboard is not None:
                     processes["grafana"] = start(dashboard.command, dashboard.env, logs / "grafana.log")
                 return supervise(processes, env, logs, on_ready)
