@@ -46,6 +46,7 @@ COMPONENTS = {"api-server": ["api-server"], "dag-processor": ["dag-processor"]}
 # Started once the API answers: its tasks report to the API (no retries, no warnings, at start).
 AFTER_API = {"scheduler": ["scheduler", "--skip-serve-logs"]}
 STOP_SECONDS = 10
+QUICK_STOP_SECONDS = 3
 
 
 def say(message: str) -> None:
@@ -171,8 +172,17 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
         )
 
 
+def _signal_groups(processes: dict[str, subprocess.Popen], sig: signal.Signals) -> None:
+    for process in processes.values():
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 def stop_all(processes: dict[str, subprocess.Popen], timeout: float = STOP_SECONDS) -> None:
-    """SIGTERM each process group and every descendant, SIGKILL what is left after ``timeout``."""
+    """SIGTERM each process group, SIGKILL what is left after ``timeout`` (the api-server, which keeps
+    no state and drains its connections for up to 8 s, after ``QUICK_STOP_SECONDS``)."""
     import psutil
 
     family: list[psutil.Process] = []
@@ -182,18 +192,12 @@ def stop_all(processes: dict[str, subprocess.Popen], timeout: float = STOP_SECON
             family += [leader, *leader.children(recursive=True)]
         except psutil.NoSuchProcess:
             pass
-    for process in processes.values():
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    _, alive = psutil.wait_procs(family, timeout=timeout)
-    for process in processes.values():
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for proc in alive:
+    _signal_groups(processes, signal.SIGTERM)
+    _, alive = psutil.wait_procs(family, timeout=QUICK_STOP_SECONDS)
+    _signal_groups({k: v for k, v in processes.items() if k == "api-server"}, signal.SIGKILL)
+    _, alive = psutil.wait_procs(alive, timeout=timeout - QUICK_STOP_SECONDS)
+    _signal_groups(processes, signal.SIGKILL)
+    for proc in alive:  # descendants that left their group
         try:
             proc.kill()
         except psutil.NoSuchProcess:
