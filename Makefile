@@ -1,27 +1,49 @@
 # The two set-up commands of the README: `make run` and `make test`.
-PYTHON ?= python3.11
+# Python: the first of 3.11, 3.12, 3.13 found on PATH or in pyenv (scripts/find_python.sh), or PYTHON=.
+PYTHON ?= $(shell scripts/find_python.sh)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The venv's Python version once it exists, else PYTHON's; it picks the pinned constraints:
+# constraints.txt for 3.11 (also the Docker image's), constraints-py3.12.txt, constraints-py3.13.txt.
+PYVER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) \
+	-c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+CONSTRAINTS := $(if $(filter 3.11,$(PYVER)),constraints.txt,constraints-py$(PYVER).txt)
 
-.PHONY: setup run test lint bench soak clean e2e-deps e2e
+.PHONY: setup run airflow test smoke lint bench soak clean e2e-deps e2e
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+$(STAMP): requirements.txt requirements-dev.txt $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c $(CONSTRAINTS)
 	touch $(STAMP)
+
+constraints-py.txt:
+	@echo "No Python 3.11, 3.12 or 3.13 found (PYTHON=$(PYTHON)): install one, or run make PYTHON=/path/to/python3.x"; exit 1
+
+constraints-py%.txt:
+	@echo "Python $* is not supported: Airflow 3.3 and this project need 3.11, 3.12 or 3.13 (make PYTHON=...)"; exit 1
 
 ## Run the pipeline on its schedule: embedded PostgreSQL (unless AIRFLOW_CONN_BANKING_DB is set) + Airflow standalone.
 run: setup
 	$(BIN)/python scripts/run.py
 
+## Any Airflow CLI command in make run's environment (the same as ./airflow), e.g.
+## make airflow ARGS="dags test banking_transactions 2026-11-20T12:00:00+00:00"
+airflow: setup
+	$(BIN)/python scripts/airflow_cli.py $(ARGS)
+
 ## The whole test suite, against a real PostgreSQL and real DAG runs.
 test: setup lint e2e-deps
 	$(BIN)/python -m pytest
+
+## CI's check of another Python: install in its own venv, the DAG integrity tests and one real DAG run.
+## make smoke PYTHON=python3.12 VENV=.venv-py3.12
+smoke: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/dags/test_dag_integrity.py \
+		tests/dags/test_dag_runs.py::test_schema_then_transactions_then_retention
 
 ## Only the end-to-end tests: Airflow on Celery workers through its REST API and UI (tests/e2e).
 ## BANKING_E2E_SCREENSHOT_DIR=docs/img make e2e refreshes the README's screenshots.
@@ -57,4 +79,4 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-py3.* .pytest_cache .ruff_cache

@@ -57,9 +57,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scripts import embedded_postgres  # noqa: E402
+from scripts.airflow_env import AIRFLOW  # noqa: E402
+from scripts.airflow_env import airflow_env as checkout_env  # noqa: E402
 
-BIN = Path(sys.executable).parent
-AIRFLOW = str(BIN / "airflow")
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = ("127.0.0.1", 6379)
 ADMIN = "admin"
@@ -504,13 +504,10 @@ class Stack:
         passwords.write_text(json.dumps({ADMIN: self.password}))
         passwords.chmod(0o600)
         meta = self.pg.admin
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BANKING_"))}
-        env.update(
-            AIRFLOW_HOME=str(self.home),
-            AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
-            AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
-            AIRFLOW__CORE__LOAD_EXAMPLES="False",
-            AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        env = checkout_env(
+            self.home,
+            embedded_postgres.airflow_uri(self.pg.admin, self.banking_db),
+            clean=True,
             AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
             AIRFLOW__CORE__FERNET_KEY=_fernet_key(),
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.base_url}/execution/",
@@ -533,12 +530,7 @@ class Stack:
             AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=str(self.schedule),
             AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK="False",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
-            AIRFLOW_CONN_BANKING_DB=embedded_postgres.airflow_uri(self.pg.admin, self.banking_db),
             BANKING_CACHE_DIR=str(self.work_dir / "population-cache"),
-            PYTHONPATH=os.pathsep.join(
-                filter(None, [str(ROOT / "plugins"), str(ROOT), env.get("PYTHONPATH")])
-            ),
-            PATH=os.pathsep.join(filter(None, [str(BIN), env.get("PATH")])),
         )
         env.update(self.banking_env)
         env.update(self.airflow_env)

@@ -2,40 +2,34 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
+from scripts.airflow_env import AIRFLOW, ROOT
+from scripts.airflow_env import airflow_env as checkout_env
 
 from tests.pg import TestServer
 
-ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
 PARSE_TIMES: dict[str, float] = {}
+__all__ = ["AIRFLOW", "ROOT", "airflow_env"]
 
 
 def airflow_env(home: Path, conn_uri: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BANKING_"))}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__UNIT_TEST_MODE="False",
-        # The tests' small population keeps each run quick; the data has the same shape.
+    """The checkout's Airflow environment, nothing from the caller's AIRFLOW*/BANKING_* variables."""
+    # The tests' small population keeps each run quick; the data has the same shape.
+    return checkout_env(
+        home,
+        conn_uri,
+        clean=True,
         BANKING_N_ACCOUNTS="300",
         BANKING_N_MERCHANTS="120",
         BANKING_SEED="7",
         BANKING_WARM_START_DAYS="0",  # tests that want the warm start set it themselves
     )
-    if conn_uri:
-        env["AIRFLOW_CONN_BANKING_DB"] = conn_uri
-    return env
 
 
 @dataclass
