@@ -28,6 +28,12 @@ BACKFILL = (
 )
 
 
+def test_the_lines_are_the_readmes() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for line in (DAGS_TEST, MAKE_DAGS_TEST, BACKFILL):
+        assert f"\n{line}\n" in readme, line
+
+
 def shell(line: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     done = subprocess.run(line, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{line}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
