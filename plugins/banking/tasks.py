@@ -20,12 +20,11 @@ from banking.backtest.spec import parse_spec
 from banking.model import LoadError, ParamsError, Window, WindowError
 from banking.rules.config import RuleConfigError, load_rules
 from banking.store import copy_format, partitions, retention, schema
-from banking.stream.settings import MAX_WINDOW_MINUTES, STREAM_FIELDS, SettingsError, from_env
+from banking.stream.settings import MAX_WINDOW_MINUTES, STREAM_FIELDS, TRIGGER_PARAMS, SettingsError, from_env
 
 log = logging.getLogger(__name__)
 
 MAX_WINDOW_ROWS = 2_000_000  # expected rows per window; more belongs in a backfill of many windows
-TRIGGER_PARAMS = ("window_minutes", *STREAM_FIELDS)
 RULES_FILE_ENV = "BANKING_RULES_FILE"
 # How far back a scheduled run catches up after downtime, and how much history a new database gets.
 CATCH_UP_HOURS_ENV, DEFAULT_CATCH_UP_HOURS = "BANKING_CATCH_UP_HOURS", 24

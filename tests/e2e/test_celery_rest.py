@@ -117,3 +117,17 @@ def test_the_rest_api_needs_a_valid_login(celery_stack: Stack) -> None:
         assert bad.status_code == 401
         forged = client.get("/api/v2/dags", headers={"Authorization": "Bearer not.a.token"})
         assert forged.status_code in (401, 403)
+
+
+def test_an_unknown_conf_key_is_refused_by_the_api(celery_stack: Stack) -> None:
+    """The api-server's plugin middleware (plugins/banking_trigger_guard.py) answers 400 before Airflow
+    creates a run; a misspelled key never reaches the generate task."""
+    assert celery_stack.api is not None
+    before = celery_stack.api.get(f"/dags/{DAG}/dagRuns")["total_entries"]
+    response = celery_stack.api.trigger(DAG, {"window_minute": 5}, LOGICAL_DATE + timedelta(hours=1))
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == (
+        "unknown conf key(s) for banking_transactions: window_minute; "
+        "allowed: window_minutes, rate_per_minute, fraud_rate, variant"
+    )
+    assert celery_stack.api.get(f"/dags/{DAG}/dagRuns")["total_entries"] == before

@@ -47,6 +47,8 @@ SPECS: dict[str, FieldSpec] = {
 MAX_WINDOW_MINUTES = 1440
 # Settings a trigger form may change: the population stays the one banking_schema seeded.
 STREAM_FIELDS = ("rate_per_minute", "fraud_rate", "variant")
+# What a run of banking_transactions may be triggered with: its window and the stream settings.
+TRIGGER_PARAMS = ("window_minutes", *STREAM_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
