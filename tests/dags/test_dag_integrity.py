@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dags.conftest import PARSE_TIMES, ROOT, airflow_env
+from tests.dags.conftest import PARSE_TIMES, airflow_env
+from tests.helpers import ROOT
 
 DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
 EXPECTED = {"banking_transactions", "banking_schema", "banking_retention", "banking_backtest"}
