@@ -322,69 +322,57 @@ _REJECTION_RATE_SQL = _sql(
     FROM banking_stats_between($__timeFrom(), $__timeTo())
     """
 )
-# A time series' value per minute: the sum over its $__interval bucket divided by the bucket's minutes.
-_PER_MINUTE = "* 60000.0 / $__interval_ms"
+
+
+def _per_minute(function: str, metric: str, column: str, alias: str, where: str = "") -> str:
+    """A time series' SQL: one series per ``metric``, its value per minute the sum of ``column`` over
+    its $__interval bucket divided by the bucket's minutes, read through the rollup ``function``."""
+    lines = [
+        f"SELECT $__timeGroupAlias(period_start, $__interval), {metric} AS metric,",
+        f"       sum({column}) * 60000.0 / $__interval_ms AS {alias}",
+        f"FROM {function}($__timeFrom(), $__timeTo(), $__interval_ms)",
+        *([where] if where else []),
+        "GROUP BY 1, 2",
+        "ORDER BY 1, 2",
+    ]
+    return "\n".join(lines)
+
+
+# The original dashboard's four stats: (id, title, x, summed column, its alias, decision, unit, description).
+_DECISION_TOTALS = (
+    (1, "Rejected Transactions", 0, "txns", "rejected", "Rejected", "short", "Transactions rejected in the time range."),
+    (
+        2, "Approved Transactions", 4, "txns", "approved", "Approved", "short",
+        "Transactions approved in the time range (Review is neither approved nor rejected).",
+    ),
+    (
+        3, "Total Approved Amount", 8, "amount", "total_approved", "Approved", "currencyUSD",
+        "Sum of the approved transactions' amounts in USD.",
+    ),
+    (
+        4, "Total Rejected Amount", 12, "amount", "total_rejected", "Rejected", "currencyUSD",
+        "Sum of the rejected transactions' amounts in USD.",
+    ),
+)  # fmt: skip
+
+
+def _decision_total(
+    id: int, title: str, x: int, column: str, alias: str, decision: str, unit: str, description: str
+) -> Panel:
+    """A stat of row 1: the range's ``column`` (txns or amount) summed over one decision, in its colour."""
+    query = f"""
+        SELECT coalesce(sum({column}), 0) AS {alias}
+        FROM banking_stats_between($__timeFrom(), $__timeTo())
+        WHERE decision = '{decision}'
+        """
+    return _stat(
+        id, title, (x, 0, 4, 4), _sql(query), description, unit=unit, color=DECISION_COLORS[decision]
+    )
+
 
 PANELS: tuple[Panel, ...] = (
     # Row 1: the original dashboard's four stats, the rejection rate and the freshness of the data.
-    _stat(
-        1,
-        "Rejected Transactions",
-        (0, 0, 4, 4),
-        _sql(
-            """
-            SELECT coalesce(sum(txns), 0) AS rejected
-            FROM banking_stats_between($__timeFrom(), $__timeTo())
-            WHERE decision = 'Rejected'
-            """
-        ),
-        "Transactions rejected in the time range.",
-        color="red",
-    ),
-    _stat(
-        2,
-        "Approved Transactions",
-        (4, 0, 4, 4),
-        _sql(
-            """
-            SELECT coalesce(sum(txns), 0) AS approved
-            FROM banking_stats_between($__timeFrom(), $__timeTo())
-            WHERE decision = 'Approved'
-            """
-        ),
-        "Transactions approved in the time range (Review is neither approved nor rejected).",
-        color="green",
-    ),
-    _stat(
-        3,
-        "Total Approved Amount",
-        (8, 0, 4, 4),
-        _sql(
-            """
-            SELECT coalesce(sum(amount), 0) AS total_approved
-            FROM banking_stats_between($__timeFrom(), $__timeTo())
-            WHERE decision = 'Approved'
-            """
-        ),
-        "Sum of the approved transactions' amounts in USD.",
-        unit="currencyUSD",
-        color="green",
-    ),
-    _stat(
-        4,
-        "Total Rejected Amount",
-        (12, 0, 4, 4),
-        _sql(
-            """
-            SELECT coalesce(sum(amount), 0) AS total_rejected
-            FROM banking_stats_between($__timeFrom(), $__timeTo())
-            WHERE decision = 'Rejected'
-            """
-        ),
-        "Sum of the rejected transactions' amounts in USD.",
-        unit="currencyUSD",
-        color="red",
-    ),
+    *(_decision_total(*row) for row in _DECISION_TOTALS),
     _stat(
         5,
         "Rejection rate",
@@ -421,15 +409,7 @@ PANELS: tuple[Panel, ...] = (
         7,
         "Transactions per minute by decision",
         (0, 4, 12, 8),
-        _sql(
-            """
-            SELECT $__timeGroupAlias(period_start, $__interval), decision AS metric,
-                   sum(txns) {per_minute} AS transactions
-            FROM banking_stats_between($__timeFrom(), $__timeTo(), $__interval_ms)
-            GROUP BY 1, 2
-            ORDER BY 1, 2
-            """
-        ).format(per_minute=_PER_MINUTE),
+        _per_minute("banking_stats_between", "decision", "txns", "transactions"),
         "Transactions per minute, stacked by decision. Over longer ranges a bar covers several "
         "minutes (1 hour over 30 days) and shows their average per minute.",
         draw="bars",
@@ -441,16 +421,13 @@ PANELS: tuple[Panel, ...] = (
         8,
         "Approved and rejected amounts per minute",
         (12, 4, 12, 8),
-        _sql(
-            """
-            SELECT $__timeGroupAlias(period_start, $__interval), decision AS metric,
-                   sum(amount) {per_minute} AS amount
-            FROM banking_stats_between($__timeFrom(), $__timeTo(), $__interval_ms)
-            WHERE decision IN ('Approved', 'Rejected')
-            GROUP BY 1, 2
-            ORDER BY 1, 2
-            """
-        ).format(per_minute=_PER_MINUTE),
+        _per_minute(
+            "banking_stats_between",
+            "decision",
+            "amount",
+            "amount",
+            "WHERE decision IN ('Approved', 'Rejected')",
+        ),
         "USD approved and rejected per minute. Over longer ranges a point covers several minutes "
         "(1 hour over 30 days) and shows their average per minute.",
         unit="currencyUSD",
@@ -530,15 +507,7 @@ PANELS: tuple[Panel, ...] = (
         12,
         "Rules triggered per minute",
         (0, 21, 12, 8),
-        _sql(
-            """
-            SELECT $__timeGroupAlias(period_start, $__interval), rule_id AS metric,
-                   sum(hits) {per_minute} AS hits
-            FROM banking_rule_hits_between($__timeFrom(), $__timeTo(), $__interval_ms)
-            GROUP BY 1, 2
-            ORDER BY 1, 2
-            """
-        ).format(per_minute=_PER_MINUTE),
+        _per_minute("banking_rule_hits_between", "rule_id", "hits", "hits"),
         "Hits per rule per minute. Over longer ranges a point covers several minutes (1 hour over "
         "30 days) and shows their average per minute.",
         max_data_points=TIME_SERIES_MAX_DATA_POINTS,
