@@ -40,9 +40,13 @@ for dag_id, dag in bag.dags.items():
         "defaults": {k: dag.params.get_param(k).value for k in dag.params
                      if dag.params.get_param(k).has_value},
         "doc_md": bool(dag.doc_md),
+        "outlets": {t.task_id: sorted(a.name for a in t.outlets) for t in dag.tasks},
+        "uris": sorted({a.uri for t in dag.tasks for a in t.outlets}),
     }
-# Of the package, only the standard-library modules that hold the Params' bounds may load.
-light = {"banking", "banking.stream", "banking.stream.settings", "banking.backtest", "banking.backtest.bounds"}
+# Of the package, only the standard-library modules that hold the Params' bounds, the Assets and the
+# maintenance DAGs' arguments (airflow.sdk and pendulum) may load.
+light = {"banking", "banking.stream", "banking.stream.settings", "banking.backtest", "banking.backtest.bounds",
+         "banking.assets", "banking.dag_args"}
 heavy = sorted(m for m in sys.modules if m in ("faker", "psycopg", "numpy")
                or (m.split(".")[0] == "banking" and m not in light))
 print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags,
@@ -104,6 +108,35 @@ def test_each_task_pushes_one_xcom_and_states_its_dependencies(parsed: dict[str,
             assert dag["multiple_outputs"] == [False], dag_id
     upstream = parsed["banking_transactions.py"]["dags"]["banking_transactions"]["upstream"]
     assert upstream == {"generate": [], "score": ["generate"], "load": ["generate", "score"]}
+
+
+ROLLUPS = [f"banking_{p}_{k}" for p in ("day", "hour") for k in ("blacklisted", "rule_hits", "stats")]
+LOADED = sorted(
+    ["banking_batches", "banking_data", *ROLLUPS, "banking_minute_rule_hits", "banking_minute_stats"]
+)
+OUTLETS = {
+    "banking_transactions": {"generate": [], "score": ["banking_staging"], "load": LOADED},
+    "banking_schema": {
+        "set_up": sorted(
+            ["accounts", "banking_population", "banking_schema_migrations", "blacklist", "cards", "merchants"]
+        ),
+        "warm_start": LOADED,
+    },
+    "banking_retention": {"drop_old_data": sorted([*LOADED, "banking_staging"])},
+    "banking_backtest": {
+        "run_backtest": ["banking_backtest_metrics", "banking_backtest_results", "banking_backtest_runs"]
+    },
+}
+
+
+def test_each_task_declares_the_tables_it_writes_as_assets(parsed: dict[str, dict]) -> None:
+    """The Assets view tells the data flow: each task names the tables it writes (or deletes from) as
+    outlets, each Asset named after its table, with a URI in the Postgres provider's normal form."""
+    dags = {dag_id: dag for result in parsed.values() for dag_id, dag in result["dags"].items()}
+    assert {dag_id: dag["outlets"] for dag_id, dag in dags.items()} == OUTLETS
+    for dag_id, dag in dags.items():
+        names = {name for outlets in dag["outlets"].values() for name in outlets}
+        assert dag["uris"] == sorted(f"postgres://banking_db:5432/banking/public/{n}" for n in names), dag_id
 
 
 def test_trigger_form_params(parsed: dict[str, dict]) -> None:

@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections import Counter
 
 import psycopg
 import pytest
 
-from tests.dags.conftest import AirflowRunner
+from tests.dags.conftest import AirflowRunner, airflow_env
 
 pytestmark = pytest.mark.airflow
 
 T0 = "2026-11-20T12:00:00+00:00"  # owns [11:59, 12:00)
 T1 = "2026-11-20T12:01:00+00:00"  # owns [12:00, 12:01)
 OLD = "2026-10-01T12:00:00+00:00"  # 50 days before T0: beyond the 30-day retention
+LOADED = {
+    "banking_data",
+    "banking_batches",
+    *(f"banking_{period}_{kind}" for period in ("minute", "hour", "day") for kind in ("stats", "rule_hits")),
+    "banking_hour_blacklisted",
+    "banking_day_blacklisted",
+}
+# The asset events in the Airflow metadata database of the runs' home, per (asset, DAG, task).
+EVENTS_PROBE = """
+import json
+from sqlalchemy import func, select
+from airflow.models.asset import AssetEvent, AssetModel
+from airflow.utils.session import create_session
+with create_session() as session:
+    rows = session.execute(
+        select(AssetModel.name, AssetEvent.source_dag_id, AssetEvent.source_task_id, func.count())
+        .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        .group_by(AssetModel.name, AssetEvent.source_dag_id, AssetEvent.source_task_id)
+    ).all()
+print(json.dumps([list(row) for row in rows]))
+"""
 
 
 def ok(result) -> None:
@@ -87,6 +111,43 @@ def test_schema_then_transactions_then_retention(airflow_runner: AirflowRunner) 
             "2026-11-20T11:59:00+00:00",
             "2026-11-20T12:00:00+00:00",
         ]
+
+
+def asset_events(runner: AirflowRunner) -> Counter[tuple[str, str, str]]:
+    result = subprocess.run(
+        [sys.executable, "-c", EVENTS_PROBE],
+        env=airflow_env(runner.home, None),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(result.stdout.strip().splitlines()[-1])
+    return Counter({(name, dag_id, task_id): count for name, dag_id, task_id, count in rows})
+
+
+def test_runs_record_an_asset_event_for_each_table_they_write(airflow_runner: AirflowRunner) -> None:
+    """What the Assets view shows: each successful task adds one event to each of its outlets."""
+    before = asset_events(airflow_runner)
+    ok(airflow_runner.dags_test("banking_schema", T0))
+    ok(airflow_runner.dags_test("banking_transactions", T0))
+    added = asset_events(airflow_runner) - before
+    population = {
+        "banking_schema_migrations",
+        "banking_population",
+        "accounts",
+        "cards",
+        "merchants",
+        "blacklist",
+    }
+    assert added == Counter(
+        {
+            **{(name, "banking_schema", "set_up"): 1 for name in population},
+            **{(name, "banking_schema", "warm_start"): 1 for name in LOADED},
+            ("banking_staging", "banking_transactions", "score"): 1,
+            **{(name, "banking_transactions", "load"): 1 for name in LOADED},
+        }
+    )
 
 
 def test_manual_run_with_a_longer_window(airflow_runner: AirflowRunner) -> None:
