@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.dags.conftest import PARSE_TIMES, airflow_env
+from tests.dags.helpers import OUTLETS
 from tests.helpers import ROOT
 
 DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
@@ -108,25 +109,6 @@ def test_each_task_pushes_one_xcom_and_states_its_dependencies(parsed: dict[str,
             assert dag["multiple_outputs"] == [False], dag_id
     upstream = parsed["banking_transactions.py"]["dags"]["banking_transactions"]["upstream"]
     assert upstream == {"generate": [], "score": ["generate"], "load": ["generate", "score"]}
-
-
-ROLLUPS = [f"banking_{p}_{k}" for p in ("day", "hour") for k in ("blacklisted", "rule_hits", "stats")]
-LOADED = sorted(
-    ["banking_batches", "banking_data", *ROLLUPS, "banking_minute_rule_hits", "banking_minute_stats"]
-)
-OUTLETS = {
-    "banking_transactions": {"generate": [], "score": ["banking_staging"], "load": LOADED},
-    "banking_schema": {
-        "set_up": sorted(
-            ["accounts", "banking_population", "banking_schema_migrations", "blacklist", "cards", "merchants"]
-        ),
-        "warm_start": LOADED,
-    },
-    "banking_retention": {"drop_old_data": sorted([*LOADED, "banking_staging"])},
-    "banking_backtest": {
-        "run_backtest": ["banking_backtest_metrics", "banking_backtest_results", "banking_backtest_runs"]
-    },
-}
 
 
 def test_each_task_declares_the_tables_it_writes_as_assets(parsed: dict[str, dict]) -> None:

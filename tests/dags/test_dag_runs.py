@@ -11,19 +11,13 @@ import psycopg
 import pytest
 
 from tests.dags.conftest import AirflowRunner, airflow_env
+from tests.dags.helpers import OUTLETS
 
 pytestmark = pytest.mark.airflow
 
 T0 = "2026-11-20T12:00:00+00:00"  # owns [11:59, 12:00)
 T1 = "2026-11-20T12:01:00+00:00"  # owns [12:00, 12:01)
 OLD = "2026-10-01T12:00:00+00:00"  # 50 days before T0: beyond the 30-day retention
-LOADED = {
-    "banking_data",
-    "banking_batches",
-    *(f"banking_{period}_{kind}" for period in ("minute", "hour", "day") for kind in ("stats", "rule_hits")),
-    "banking_hour_blacklisted",
-    "banking_day_blacklisted",
-}
 # The asset events in the Airflow metadata database of the runs' home, per (asset, DAG, task).
 EVENTS_PROBE = """
 import json
@@ -132,22 +126,13 @@ def test_runs_record_an_asset_event_for_each_table_they_write(airflow_runner: Ai
     ok(airflow_runner.dags_test("banking_schema", T0))
     ok(airflow_runner.dags_test("banking_transactions", T0))
     added = asset_events(airflow_runner) - before
-    population = {
-        "banking_schema_migrations",
-        "banking_population",
-        "accounts",
-        "cards",
-        "merchants",
-        "blacklist",
+    expected = {
+        (name, dag_id, task_id): 1
+        for dag_id in ("banking_schema", "banking_transactions")
+        for task_id, names in OUTLETS[dag_id].items()
+        for name in names
     }
-    assert added == Counter(
-        {
-            **{(name, "banking_schema", "set_up"): 1 for name in population},
-            **{(name, "banking_schema", "warm_start"): 1 for name in LOADED},
-            ("banking_staging", "banking_transactions", "score"): 1,
-            **{(name, "banking_transactions", "load"): 1 for name in LOADED},
-        }
-    )
+    assert len(expected) == 6 + 10 + 1 + 10 and added == Counter(expected)
 
 
 def test_manual_run_with_a_longer_window(airflow_runner: AirflowRunner) -> None:
