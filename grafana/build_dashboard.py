@@ -161,13 +161,27 @@ def _decision_colors() -> list[dict[str, Any]]:
     return [_by_name(d, color={"mode": "fixed", "fixedColor": c}) for d, c in DECISION_COLORS.items()]
 
 
+# What every panel builder takes first, positionally: id, title, grid (x, y, w, h), SQL, description.
+_Head = tuple[int, str, tuple[int, int, int, int], str, str]
+
+
+def _panel(
+    head: _Head,
+    type: str,
+    format: str,
+    source: str,
+    field_config: dict[str, Any],
+    options: dict[str, Any],
+    max_data_points: int | None = None,
+) -> Panel:
+    id, title, grid, sql, description = head
+    return Panel(
+        id, title, type, grid, sql, format, source, description, field_config, options, max_data_points
+    )
+
+
 def _stat(
-    id: int,
-    title: str,
-    grid: tuple[int, int, int, int],
-    sql: str,
-    description: str,
-    *,
+    *head: *_Head,
     source: str = ROLLUP,
     unit: str = "short",
     color: str | None = None,
@@ -184,37 +198,22 @@ def _stat(
         defaults["decimals"] = decimals
     if no_value is not None:
         defaults["noValue"] = no_value
-    return Panel(
-        id,
-        title,
-        "stat",
-        grid,
-        sql,
-        "table",
-        source,
-        description,
-        {"defaults": defaults, "overrides": []},
-        {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "value",
-            "graphMode": "none",
-            "justifyMode": "auto",
-            "orientation": "auto",
-            "textMode": "value",
-            "wideLayout": True,
-            "showPercentChange": False,
-            "percentChangeColorMode": "standard",
-        },
-    )
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "colorMode": "value",
+        "graphMode": "none",
+        "justifyMode": "auto",
+        "orientation": "auto",
+        "textMode": "value",
+        "wideLayout": True,
+        "showPercentChange": False,
+        "percentChangeColorMode": "standard",
+    }
+    return _panel(head, "stat", "table", source, {"defaults": defaults, "overrides": []}, options)
 
 
 def _timeseries(
-    id: int,
-    title: str,
-    grid: tuple[int, int, int, int],
-    sql: str,
-    description: str,
-    *,
+    *head: *_Head,
     source: str = ROLLUP,
     unit: str = "short",
     draw: str = "line",
@@ -231,87 +230,40 @@ def _timeseries(
         "axisSoftMin": 0,
         "stacking": {"group": "A", "mode": "normal" if stack else "none"},
     }
-    return Panel(
-        id,
-        title,
-        "timeseries",
-        grid,
-        sql,
-        "time_series",
-        source,
-        description,
-        {"defaults": {"unit": unit, "custom": custom}, "overrides": overrides or []},
-        {
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True, "calcs": []},
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        },
-        max_data_points,
-    )
+    field_config = {"defaults": {"unit": unit, "custom": custom}, "overrides": overrides or []}
+    options = {
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True, "calcs": []},
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
+    return _panel(head, "timeseries", "time_series", source, field_config, options, max_data_points)
 
 
-def _barchart(
-    id: int,
-    title: str,
-    grid: tuple[int, int, int, int],
-    sql: str,
-    description: str,
-    *,
-    x_field: str,
-    source: str = ROLLUP,
-    color: str = "blue",
-) -> Panel:
-    return Panel(
-        id,
-        title,
-        "barchart",
-        grid,
-        sql,
-        "table",
-        source,
-        description,
-        {
-            "defaults": {"unit": "short", "color": {"mode": "fixed", "fixedColor": color}},
-            "overrides": [],
-        },
-        {
-            "xField": x_field,
-            "orientation": "horizontal",
-            "showValue": "auto",
-            "stacking": "none",
-            "barWidth": 0.8,
-            "groupWidth": 0.7,
-            "xTickLabelRotation": 0,
-            "xTickLabelSpacing": 0,
-            "xTickLabelMaxLength": BAR_LABEL_MAX_LENGTH,
-            "fullHighlight": False,
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False, "calcs": []},
-            "tooltip": {"mode": "single", "sort": "none"},
-        },
-    )
+def _barchart(*head: *_Head, x_field: str, source: str = ROLLUP, color: str = "blue") -> Panel:
+    field_config = {
+        "defaults": {"unit": "short", "color": {"mode": "fixed", "fixedColor": color}},
+        "overrides": [],
+    }
+    options = {
+        "xField": x_field,
+        "orientation": "horizontal",
+        "showValue": "auto",
+        "stacking": "none",
+        "barWidth": 0.8,
+        "groupWidth": 0.7,
+        "xTickLabelRotation": 0,
+        "xTickLabelSpacing": 0,
+        "xTickLabelMaxLength": BAR_LABEL_MAX_LENGTH,
+        "fullHighlight": False,
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False, "calcs": []},
+        "tooltip": {"mode": "single", "sort": "none"},
+    }
+    return _panel(head, "barchart", "table", source, field_config, options)
 
 
-def _table(
-    id: int,
-    title: str,
-    grid: tuple[int, int, int, int],
-    sql: str,
-    description: str,
-    *,
-    source: str,
-    overrides: list[dict[str, Any]],
-) -> Panel:
-    return Panel(
-        id,
-        title,
-        "table",
-        grid,
-        sql,
-        "table",
-        source,
-        description,
-        {"defaults": {"custom": _TABLE_FIELD}, "overrides": overrides},
-        {"showHeader": True, "cellHeight": "sm", "frameIndex": 0},
-    )
+def _table(*head: *_Head, source: str, overrides: list[dict[str, Any]]) -> Panel:
+    field_config = {"defaults": {"custom": _TABLE_FIELD}, "overrides": overrides}
+    options = {"showHeader": True, "cellHeight": "sm", "frameIndex": 0}
+    return _panel(head, "table", "table", source, field_config, options)
 
 
 # --- the panels ---------------------------------------------------------------------------------
