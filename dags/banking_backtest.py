@@ -23,7 +23,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
-# Light at parse time: the bounds module imports nothing but the standard library.
+# Light at parse time: the bounds module imports nothing but the standard library, assets only airflow.sdk.
+from banking import assets
 from banking.backtest.bounds import BACKTEST_ID_PATTERN, DEFAULT_CHUNK_MINUTES, MAX_CHUNK_MINUTES
 
 
@@ -83,7 +84,7 @@ from banking.backtest.bounds import BACKTEST_ID_PATTERN, DEFAULT_CHUNK_MINUTES, 
     },
 )
 def banking_backtest() -> None:
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, outlets=assets.BACKTEST)
     def run_backtest(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
         from banking import tasks
 

@@ -12,18 +12,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+
+# Light at parse time: these modules import only airflow.sdk and pendulum.
+from banking import assets
+from banking.dag_args import maintenance
 
 
 @dag(
     dag_id="banking_retention",
     schedule=CronDataIntervalTimetable("30 1 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args={"owner": "banking", "retries": 2, "retry_delay": timedelta(minutes=1)},
-    tags=["banking", "maintenance"],
+    **maintenance(retry_delay=timedelta(minutes=1)),
     doc_md=__doc__,
     params={
         "retention_days": Param(30, type="integer", minimum=1, maximum=3650, title="Retention (days)"),
@@ -31,16 +30,13 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
     },
 )
 def banking_retention() -> None:
-    @task(multiple_outputs=False)
-    def drop_old_data(
-        params: dict[str, Any] | None = None,
-        data_interval_end: pendulum.DateTime | None = None,
-        dag_run: Any = None,
-    ) -> dict[str, Any]:
+    # What it deletes from: the loaded rows, their rollups, the audit and stale staged windows.
+    @task(multiple_outputs=False, outlets=[*assets.LOADED, assets.STAGING])
+    def drop_old_data(params: dict[str, Any] | None = None, dag_run: Any = None) -> dict[str, Any]:
         from banking import tasks
 
-        reference = data_interval_end or dag_run.run_after
         with tasks.fail_fast():
+            reference = dag_run.data_interval_end or dag_run.run_after
             return tasks.apply_retention(reference, params["retention_days"], params["dry_run"])
 
     drop_old_data()

@@ -19,37 +19,32 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+
+# Light at parse time: these modules import only airflow.sdk and pendulum.
+from banking import assets
+from banking.dag_args import maintenance
 
 
 @dag(
     dag_id="banking_schema",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args={"owner": "banking", "retries": 2, "retry_delay": timedelta(seconds=15)},
-    tags=["banking", "maintenance"],
+    **maintenance(retry_delay=timedelta(seconds=15)),
     doc_md=__doc__,
     params={
         "days_ahead": Param(7, type="integer", minimum=0, maximum=366, title="Partitions ahead (days)"),
     },
 )
 def banking_schema() -> None:
-    @task(multiple_outputs=False)
-    def set_up(
-        params: dict[str, Any] | None = None,
-        data_interval_end: pendulum.DateTime | None = None,
-        dag_run: Any = None,
-    ) -> dict[str, Any]:
+    @task(multiple_outputs=False, outlets=assets.SCHEMA)
+    def set_up(params: dict[str, Any] | None = None, dag_run: Any = None) -> dict[str, Any]:
         from banking import tasks
 
-        reference = data_interval_end or dag_run.run_after
         with tasks.fail_fast():
+            reference = dag_run.data_interval_end or dag_run.run_after
             return tasks.set_up_schema(reference, params["days_ahead"])
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, outlets=assets.LOADED)
     def warm_start(dag_run: Any = None) -> dict[str, Any]:
         from banking import tasks
 

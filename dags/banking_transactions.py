@@ -30,7 +30,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-# Light at parse time: the settings module imports nothing but the standard library.
+# Light at parse time: the settings module imports nothing but the standard library, assets only airflow.sdk.
+from banking import assets
 from banking.stream.settings import ENV_PREFIX, MAX_WINDOW_MINUTES, SPECS, GeneratorSettings
 
 NOT_NAN = {"type": "number", "minimum": 1, "maximum": -1}
@@ -104,14 +105,14 @@ def banking_transactions() -> None:
                 dag_run.run_type,
             )
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, outlets=[assets.STAGING])
     def score(manifest: dict[str, Any]) -> dict[str, Any]:
         from banking import tasks
 
         with tasks.fail_fast():
             return tasks.score(manifest)
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, outlets=assets.LOADED)
     def load(manifest: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
         from banking import tasks
 

@@ -161,13 +161,27 @@ def _decision_colors() -> list[dict[str, Any]]:
     return [_by_name(d, color={"mode": "fixed", "fixedColor": c}) for d, c in DECISION_COLORS.items()]
 
 
+# What every panel builder takes first, positionally: id, title, grid (x, y, w, h), SQL, description.
+_Head = tuple[int, str, tuple[int, int, int, int], str, str]
+
+
+def _panel(
+    head: _Head,
+    type: str,
+    format: str,
+    source: str,
+    field_config: dict[str, Any],
+    options: dict[str, Any],
+    max_data_points: int | None = None,
+) -> Panel:
+    id, title, grid, sql, description = head
+    return Panel(
+        id, title, type, grid, sql, format, source, description, field_config, options, max_data_points
+    )
+
+
 def _stat(
-    id: int,
-    title: str,
-    grid: tuple[int, int, int, int],
-    sql: str,
-    description: str,
-    *,
+    *head: *_Head,
     source: str = ROLLUP,
     unit: str = "short",
     color: str | None = None,
@@ -184,37 +198,22 @@ def _stat(
         defaults["decimals"] = decimals
     if no_value is not None:
         defaults["noValue"] = no_value
-    return Panel(
-        id,
-        title,
-        "stat",
-        grid,
-        sql,
-        "table",
-        source,
-        description,
-        {"defaults": defaults, "overrides": []},
-        {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "value",
-            "graphMode": "none",
-            "justifyMode": "auto",
-            "orientation": "auto",
-            "textMode": "value",
-            "wideLayout": True,
-            "showPercentChange": False,
-            "percentChangeColorMode": "standard",
-        },
-    )
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "colorMode": "value",
+        "graphMode": "none",
+        "justifyMode": "auto",
+        "orientation": "auto",
+        "textMode": "value",
+        "wideLayout": True,
+        "showPercentChange": False,
+        "percentChangeColorMode": "standard",
+    }
+    return _panel(head, "stat", "table", source, {"defaults": defaults, "overrides": []}, options)
 
 
 def _timeseries(
-    id: int,
-    title: str,
-    grid: tuple[int, int, int, int],
-    sql: str,
-    description: str,
-    *,
+    *head: *_Head,
     source: str = ROLLUP,
     unit: str = "short",
     draw: str = "line",
@@ -231,87 +230,40 @@ def _timeseries(
         "axisSoftMin": 0,
         "stacking": {"group": "A", "mode": "normal" if stack else "none"},
     }
-    return Panel(
-        id,
-        title,
-        "timeseries",
-        grid,
-        sql,
-        "time_series",
-        source,
-        description,
-        {"defaults": {"unit": unit, "custom": custom}, "overrides": overrides or []},
-        {
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True, "calcs": []},
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        },
-        max_data_points,
-    )
+    field_config = {"defaults": {"unit": unit, "custom": custom}, "overrides": overrides or []}
+    options = {
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True, "calcs": []},
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
+    return _panel(head, "timeseries", "time_series", source, field_config, options, max_data_points)
 
 
-def _barchart(
-    id: int,
-    title: str,
-    grid: tuple[int, int, int, int],
-    sql: str,
-    description: str,
-    *,
-    x_field: str,
-    source: str = ROLLUP,
-    color: str = "blue",
-) -> Panel:
-    return Panel(
-        id,
-        title,
-        "barchart",
-        grid,
-        sql,
-        "table",
-        source,
-        description,
-        {
-            "defaults": {"unit": "short", "color": {"mode": "fixed", "fixedColor": color}},
-            "overrides": [],
-        },
-        {
-            "xField": x_field,
-            "orientation": "horizontal",
-            "showValue": "auto",
-            "stacking": "none",
-            "barWidth": 0.8,
-            "groupWidth": 0.7,
-            "xTickLabelRotation": 0,
-            "xTickLabelSpacing": 0,
-            "xTickLabelMaxLength": BAR_LABEL_MAX_LENGTH,
-            "fullHighlight": False,
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False, "calcs": []},
-            "tooltip": {"mode": "single", "sort": "none"},
-        },
-    )
+def _barchart(*head: *_Head, x_field: str, source: str = ROLLUP, color: str = "blue") -> Panel:
+    field_config = {
+        "defaults": {"unit": "short", "color": {"mode": "fixed", "fixedColor": color}},
+        "overrides": [],
+    }
+    options = {
+        "xField": x_field,
+        "orientation": "horizontal",
+        "showValue": "auto",
+        "stacking": "none",
+        "barWidth": 0.8,
+        "groupWidth": 0.7,
+        "xTickLabelRotation": 0,
+        "xTickLabelSpacing": 0,
+        "xTickLabelMaxLength": BAR_LABEL_MAX_LENGTH,
+        "fullHighlight": False,
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False, "calcs": []},
+        "tooltip": {"mode": "single", "sort": "none"},
+    }
+    return _panel(head, "barchart", "table", source, field_config, options)
 
 
-def _table(
-    id: int,
-    title: str,
-    grid: tuple[int, int, int, int],
-    sql: str,
-    description: str,
-    *,
-    source: str,
-    overrides: list[dict[str, Any]],
-) -> Panel:
-    return Panel(
-        id,
-        title,
-        "table",
-        grid,
-        sql,
-        "table",
-        source,
-        description,
-        {"defaults": {"custom": _TABLE_FIELD}, "overrides": overrides},
-        {"showHeader": True, "cellHeight": "sm", "frameIndex": 0},
-    )
+def _table(*head: *_Head, source: str, overrides: list[dict[str, Any]]) -> Panel:
+    field_config = {"defaults": {"custom": _TABLE_FIELD}, "overrides": overrides}
+    options = {"showHeader": True, "cellHeight": "sm", "frameIndex": 0}
+    return _panel(head, "table", "table", source, field_config, options)
 
 
 # --- the panels ---------------------------------------------------------------------------------
@@ -322,69 +274,57 @@ _REJECTION_RATE_SQL = _sql(
     FROM banking_stats_between($__timeFrom(), $__timeTo())
     """
 )
-# A time series' value per minute: the sum over its $__interval bucket divided by the bucket's minutes.
-_PER_MINUTE = "* 60000.0 / $__interval_ms"
+
+
+def _per_minute(function: str, metric: str, column: str, alias: str, where: str = "") -> str:
+    """A time series' SQL: one series per ``metric``, its value per minute the sum of ``column`` over
+    its $__interval bucket divided by the bucket's minutes, read through the rollup ``function``."""
+    lines = [
+        f"SELECT $__timeGroupAlias(period_start, $__interval), {metric} AS metric,",
+        f"       sum({column}) * 60000.0 / $__interval_ms AS {alias}",
+        f"FROM {function}($__timeFrom(), $__timeTo(), $__interval_ms)",
+        *([where] if where else []),
+        "GROUP BY 1, 2",
+        "ORDER BY 1, 2",
+    ]
+    return "\n".join(lines)
+
+
+# The original dashboard's four stats: (id, title, x, summed column, its alias, decision, unit, description).
+_DECISION_TOTALS = (
+    (1, "Rejected Transactions", 0, "txns", "rejected", "Rejected", "short", "Transactions rejected in the time range."),
+    (
+        2, "Approved Transactions", 4, "txns", "approved", "Approved", "short",
+        "Transactions approved in the time range (Review is neither approved nor rejected).",
+    ),
+    (
+        3, "Total Approved Amount", 8, "amount", "total_approved", "Approved", "currencyUSD",
+        "Sum of the approved transactions' amounts in USD.",
+    ),
+    (
+        4, "Total Rejected Amount", 12, "amount", "total_rejected", "Rejected", "currencyUSD",
+        "Sum of the rejected transactions' amounts in USD.",
+    ),
+)  # fmt: skip
+
+
+def _decision_total(
+    id: int, title: str, x: int, column: str, alias: str, decision: str, unit: str, description: str
+) -> Panel:
+    """A stat of row 1: the range's ``column`` (txns or amount) summed over one decision, in its colour."""
+    query = f"""
+        SELECT coalesce(sum({column}), 0) AS {alias}
+        FROM banking_stats_between($__timeFrom(), $__timeTo())
+        WHERE decision = '{decision}'
+        """
+    return _stat(
+        id, title, (x, 0, 4, 4), _sql(query), description, unit=unit, color=DECISION_COLORS[decision]
+    )
+
 
 PANELS: tuple[Panel, ...] = (
     # Row 1: the original dashboard's four stats, the rejection rate and the freshness of the data.
-    _stat(
-        1,
-        "Rejected Transactions",
-        (0, 0, 4, 4),
-        _sql(
-            """
-            SELECT coalesce(sum(txns), 0) AS rejected
-            FROM banking_stats_between($__timeFrom(), $__timeTo())
-            WHERE decision = 'Rejected'
-            """
-        ),
-        "Transactions rejected in the time range.",
-        color="red",
-    ),
-    _stat(
-        2,
-        "Approved Transactions",
-        (4, 0, 4, 4),
-        _sql(
-            """
-            SELECT coalesce(sum(txns), 0) AS approved
-            FROM banking_stats_between($__timeFrom(), $__timeTo())
-            WHERE decision = 'Approved'
-            """
-        ),
-        "Transactions approved in the time range (Review is neither approved nor rejected).",
-        color="green",
-    ),
-    _stat(
-        3,
-        "Total Approved Amount",
-        (8, 0, 4, 4),
-        _sql(
-            """
-            SELECT coalesce(sum(amount), 0) AS total_approved
-            FROM banking_stats_between($__timeFrom(), $__timeTo())
-            WHERE decision = 'Approved'
-            """
-        ),
-        "Sum of the approved transactions' amounts in USD.",
-        unit="currencyUSD",
-        color="green",
-    ),
-    _stat(
-        4,
-        "Total Rejected Amount",
-        (12, 0, 4, 4),
-        _sql(
-            """
-            SELECT coalesce(sum(amount), 0) AS total_rejected
-            FROM banking_stats_between($__timeFrom(), $__timeTo())
-            WHERE decision = 'Rejected'
-            """
-        ),
-        "Sum of the rejected transactions' amounts in USD.",
-        unit="currencyUSD",
-        color="red",
-    ),
+    *(_decision_total(*row) for row in _DECISION_TOTALS),
     _stat(
         5,
         "Rejection rate",
@@ -421,15 +361,7 @@ PANELS: tuple[Panel, ...] = (
         7,
         "Transactions per minute by decision",
         (0, 4, 12, 8),
-        _sql(
-            """
-            SELECT $__timeGroupAlias(period_start, $__interval), decision AS metric,
-                   sum(txns) {per_minute} AS transactions
-            FROM banking_stats_between($__timeFrom(), $__timeTo(), $__interval_ms)
-            GROUP BY 1, 2
-            ORDER BY 1, 2
-            """
-        ).format(per_minute=_PER_MINUTE),
+        _per_minute("banking_stats_between", "decision", "txns", "transactions"),
         "Transactions per minute, stacked by decision. Over longer ranges a bar covers several "
         "minutes (1 hour over 30 days) and shows their average per minute.",
         draw="bars",
@@ -441,16 +373,13 @@ PANELS: tuple[Panel, ...] = (
         8,
         "Approved and rejected amounts per minute",
         (12, 4, 12, 8),
-        _sql(
-            """
-            SELECT $__timeGroupAlias(period_start, $__interval), decision AS metric,
-                   sum(amount) {per_minute} AS amount
-            FROM banking_stats_between($__timeFrom(), $__timeTo(), $__interval_ms)
-            WHERE decision IN ('Approved', 'Rejected')
-            GROUP BY 1, 2
-            ORDER BY 1, 2
-            """
-        ).format(per_minute=_PER_MINUTE),
+        _per_minute(
+            "banking_stats_between",
+            "decision",
+            "amount",
+            "amount",
+            "WHERE decision IN ('Approved', 'Rejected')",
+        ),
         "USD approved and rejected per minute. Over longer ranges a point covers several minutes "
         "(1 hour over 30 days) and shows their average per minute.",
         unit="currencyUSD",
@@ -530,15 +459,7 @@ PANELS: tuple[Panel, ...] = (
         12,
         "Rules triggered per minute",
         (0, 21, 12, 8),
-        _sql(
-            """
-            SELECT $__timeGroupAlias(period_start, $__interval), rule_id AS metric,
-                   sum(hits) {per_minute} AS hits
-            FROM banking_rule_hits_between($__timeFrom(), $__timeTo(), $__interval_ms)
-            GROUP BY 1, 2
-            ORDER BY 1, 2
-            """
-        ).format(per_minute=_PER_MINUTE),
+        _per_minute("banking_rule_hits_between", "rule_id", "hits", "hits"),
         "Hits per rule per minute. Over longer ranges a point covers several minutes (1 hour over "
         "30 days) and shows their average per minute.",
         max_data_points=TIME_SERIES_MAX_DATA_POINTS,

@@ -57,14 +57,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 from tests.db.test_dashboard_queries import SEED_QUERIES, seed_queries  # noqa: E402
 from tests.grafana.macros import TimeRange, expand, for_panel, format_interval  # noqa: E402
 
-from banking import pipeline  # noqa: E402
-from banking.db import sql, sql_statements  # noqa: E402
+from banking import db, pipeline  # noqa: E402
 from banking.model import MERCHANT_CATEGORIES, Window  # noqa: E402
 from banking.rules import config  # noqa: E402
 from banking.store import copy_format, partitions, schema  # noqa: E402
 from banking.stream.settings import GeneratorSettings  # noqa: E402
 from grafana import build_dashboard  # noqa: E402
-from scripts import embedded_postgres  # noqa: E402
+from scripts import bench_sql, embedded_postgres  # noqa: E402
 
 STREAM_RATE = 100.0  # transactions per minute for the throughput batches
 ROUND_DAYS = 10  # days between two rounds' windows: a 100k batch's two windows and their 7 days of history
@@ -159,14 +158,14 @@ def reset_days(conn: psycopg.Connection, window: Window) -> None:
             "start": datetime.combine(first, datetime.min.time(), UTC),
             "end": datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), UTC),
         }
-        for statement in sql_statements("bench/reset_days"):
+        for statement in bench_sql.sql_statements("reset_days"):
             conn.execute(statement, bounds)
 
 
 def copy_columns() -> list[str]:
     """The columns of the loader's COPY, in its order."""
     statement = "\n".join(
-        line for line in sql("load/copy_banking_data").splitlines() if not line.startswith("--")
+        line for line in db.sql("load/copy_banking_data").splitlines() if not line.startswith("--")
     )
     return [name.strip() for name in statement.split("(", 1)[1].split(")", 1)[0].split(",")]
 
@@ -196,13 +195,13 @@ def plain_copy(
     conn: psycopg.Connection,
     payload: bytes,
     fmt: str,
-    table: str = "bench/copy_table",
+    table: str = "copy_table",
     columns: list[str] | None = None,
     checkpoint: bool = False,
 ) -> float:
-    """Seconds to COPY ``payload`` into an empty table ``bench_copy`` made by the ``table`` SQL file
-    (by default like banking_data, with its indexes and checks), after a CHECKPOINT if asked."""
-    for statement in sql_statements(table):
+    """Seconds to COPY ``payload`` into an empty table ``bench_copy`` made by the ``table`` benchmark
+    SQL file (by default like banking_data, with its indexes and checks), after a CHECKPOINT if asked."""
+    for statement in bench_sql.sql_statements(table):
         conn.execute(statement)
     if checkpoint:  # every variant starts with clean shared buffers (needs a superuser)
         conn.execute("CHECKPOINT")
@@ -246,13 +245,13 @@ def seed_style(conn: psycopg.Connection, n: int) -> tuple[float, int]:
 
     from faker import Faker
 
-    drop, create_if_missing = sql_statements("bench/original_table")
+    drop, create_if_missing = bench_sql.sql_statements("original_table")
     conn.execute(drop)
     conn.execute(create_if_missing)
     fake = Faker()
     fake.seed_instance(0)
     rng = random.Random(0)
-    insert = sql("bench/original_insert")
+    insert = bench_sql.sql("original_insert")
     with psycopg.connect(conn.info.dsn, password=conn.info.password) as row_conn:
         started = time.perf_counter()
         for i in range(n):
@@ -383,16 +382,7 @@ def dashboard_database(dbname: str) -> str:
 def hour_rollups_match(conn: psycopg.Connection) -> bool:
     """The hourly rollups hold exactly the per-minute rollups' totals (migration 0008 fills them for
     data loaded before it; every load keeps them up to date)."""
-    return conn.execute(
-        """
-        SELECT (SELECT coalesce(sum(txns), 0) FROM banking_minute_stats)
-                   = (SELECT coalesce(sum(txns), 0) FROM banking_hour_stats)
-           AND (SELECT coalesce(sum(hits), 0) FROM banking_minute_rule_hits)
-                   = (SELECT coalesce(sum(hits), 0) FROM banking_hour_rule_hits)
-           AND (SELECT count(*) FROM banking_data WHERE account_blacklisted)
-                   = (SELECT coalesce(sum(txns), 0) FROM banking_hour_blacklisted)
-        """
-    ).fetchone()[0]
+    return conn.execute(bench_sql.sql("hour_rollups_match")).fetchone()[0]
 
 
 def load_dataset(admin: dict[str, str], dbname: str, target_rows: int, rate: float) -> datetime:
@@ -403,14 +393,12 @@ def load_dataset(admin: dict[str, str], dbname: str, target_rows: int, rate: flo
     settings = GeneratorSettings(rate_per_minute=rate)
     rule_set = config.load_rules()
     with connect(admin, dbname) as conn:
-        have = conn.execute(
-            "SELECT coalesce(sum(rows), 0) FROM banking_batches WHERE window_end <= %s", (T0,)
-        ).fetchone()[0]
+        have = conn.execute(bench_sql.sql("loaded_rows_until"), (T0,)).fetchone()[0]
         if have >= target_rows * 0.95 and hour_rollups_match(conn):
             emit("dashboard_dataset", "reused")
             emit("dashboard_dataset_rows", have)
             return T0
-        conn.execute("DELETE FROM banking_batches WHERE window_end <= %s", (T0,))
+        conn.execute(bench_sql.sql("forget_loads_until"), (T0,))
         total_minutes = max(1, round(target_rows / rate))
         step = max(1, min(total_minutes, round(1_000_000 / rate)))  # windows of about a million rows
         started = time.perf_counter()
@@ -491,21 +479,13 @@ def freshness(admin: dict[str, str], dbname: str, runs: int) -> None:
         deadline = time.monotonic() + 60 * (runs + 3)
         with connect(admin, dbname) as conn:
             while time.monotonic() < deadline:
-                n = conn.execute(
-                    "SELECT count(*) FROM banking_batches WHERE run_id LIKE 'scheduled__%%' AND finished_at > %s",
-                    (started_at,),
-                ).fetchone()[0]
+                n = conn.execute(bench_sql.sql("scheduled_loads_since"), (started_at,)).fetchone()[0]
                 if n >= runs + 1:
                     break
                 time.sleep(10)
-            lags = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT extract(epoch FROM finished_at - window_end) FROM banking_batches "
-                    "WHERE run_id LIKE 'scheduled__%%' AND finished_at > %s ORDER BY window_end",
-                    (started_at,),
-                )
-            ][1:]  # the first run may be a catch-up of an older minute
+            lags = [r[0] for r in conn.execute(bench_sql.sql("scheduled_lags_since"), (started_at,))][
+                1:
+            ]  # the first run may be a catch-up of an older minute
     finally:
         # Stop standalone and every component it started (they share its process group).
         os.killpg(process.pid, signal.SIGTERM)
@@ -528,18 +508,18 @@ def freshness(admin: dict[str, str], dbname: str, runs: int) -> None:
 # --- what the server's COPY costs ----------------------------------------------------------------
 
 COPY_VARIANTS = {
-    "all": "bench/copy_table",
-    "no_account_index": "bench/copy_table_no_account_index",
-    "no_index": "bench/copy_table_no_index",
-    "narrow": "bench/copy_table_narrow",
+    "all": "copy_table",
+    "no_account_index": "copy_table_no_account_index",
+    "no_index": "copy_table_no_index",
+    "narrow": "copy_table_narrow",
 }
 
 
 def narrow_columns(conn: psycopg.Connection) -> list[str]:
-    """The loader's COPY columns that bench/copy_table_narrow keeps (it drops the denormalised ones)."""
-    for statement in sql_statements("bench/copy_table_narrow"):
+    """The loader's COPY columns that bench_sql/copy_table_narrow keeps (it drops the denormalised ones)."""
+    for statement in bench_sql.sql_statements("copy_table_narrow"):
         conn.execute(statement)
-    kept = {column.name for column in conn.execute(sql("bench/copy_table_columns")).description or ()}
+    kept = {column.name for column in conn.execute(bench_sql.sql("copy_table_columns")).description or ()}
     conn.execute("DROP TABLE bench_copy")
     return [name for name in copy_columns() if name.strip('"') in kept]
 
@@ -550,7 +530,7 @@ def copy_cost(admin: dict[str, str], dbname: str, repeats: int) -> None:
     each variant's median seconds over ``repeats`` (interleaved, each after a CHECKPOINT) and its
     share of the full COPY's time."""
     with connect(admin, dbname) as conn:
-        found = conn.execute(sql("bench/largest_window")).fetchone()
+        found = conn.execute(bench_sql.sql("largest_window")).fetchone()
         if found is None:
             raise RuntimeError("copy_cost needs a loaded window: run the throughput section first")
         window = Window(found[0], found[1])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -83,6 +84,21 @@ class Transaction:
     rules_explanation: str | None = None
     rule_hits: list[RuleHit] = field(default_factory=list)
     rule_set_version: str | None = None
+
+
+SCORED_FIELDS = (
+    "risk_score",
+    "decision",
+    "rules_triggered",
+    "rules_explanation",
+    "rule_hits",
+    "rule_set_version",
+)
+
+
+def scored(tx: Transaction) -> tuple[Any, ...]:
+    """What scoring wrote on ``tx`` (copied, so that a later scoring cannot change it)."""
+    return tuple(deepcopy(getattr(tx, name)) for name in SCORED_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

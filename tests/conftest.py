@@ -1,10 +1,9 @@
-"""Shared fixtures: a real PostgreSQL server, fresh databases, small generator settings."""
+"""Shared fixtures: a real PostgreSQL server, fresh databases (shared data lives in tests/helpers.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -12,14 +11,10 @@ import pytest
 from banking.rules import config
 from banking.rules.rule_set import RuleSet
 from banking.store import schema
-from banking.stream.settings import GeneratorSettings
+from tests.helpers import SMALL
 from tests.pg import TestServer
 
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-
-# A small population keeps the tests fast; the shape of the data is the same as the default.
-SMALL = GeneratorSettings(seed=7, n_accounts=300, n_merchants=120, rate_per_minute=60.0, fraud_rate=0.05)
-DAY = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")

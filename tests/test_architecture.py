@@ -17,7 +17,18 @@ MAX_LINES = 450
 
 # Bottom to top: a module may import from its own layer or any layer below it, never above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("banking", "banking.model", "banking.paths", "banking.countries", "banking.db")),
+    (
+        "base",
+        (
+            "banking",
+            "banking.model",
+            "banking.paths",
+            "banking.countries",
+            "banking.db",
+            "banking.assets",
+            "banking.dag_args",
+        ),
+    ),
     ("stream", ("banking.stream",)),
     ("rules", ("banking.rules",)),
     ("store", ("banking.store",)),

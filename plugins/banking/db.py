@@ -38,8 +38,13 @@ def sql_statements(name: str) -> list[str]:
 
     Statements with parameters must be sent one at a time; files that use this hold no ``$$`` bodies.
     """
+    return split_statements(sql(name))
+
+
+def split_statements(text: str) -> list[str]:
+    """The statements of a multi-statement SQL text, as :func:`sql_statements` reads them."""
     statements, current = [], []
-    for line in sql(name).splitlines():
+    for line in text.splitlines():
         current.append(line)
         if line.rstrip().endswith(";"):
             body = "\n".join(current).strip()

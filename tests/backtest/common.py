@@ -11,7 +11,7 @@ import yaml
 from banking import paths, pipeline
 from banking.model import Window
 from banking.rules.rule_set import RuleSet
-from tests.conftest import DAY, SMALL
+from tests.helpers import DAY, SMALL
 
 NOON = DAY.replace(hour=12)
 

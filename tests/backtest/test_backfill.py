@@ -28,8 +28,8 @@ from banking import pipeline
 from banking.model import Window
 from banking.rules.rule_set import RuleSet
 from banking.store import schema
-from tests.conftest import SMALL
 from tests.dags.conftest import AIRFLOW, airflow_env
+from tests.helpers import SMALL
 from tests.pg import TestServer
 
 pytestmark = pytest.mark.airflow

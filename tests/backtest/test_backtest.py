@@ -29,7 +29,7 @@ from tests.backtest.common import (
     snapshot,
     stricter_rules,
 )
-from tests.conftest import SMALL
+from tests.helpers import SMALL
 from tests.pg import TestServer
 
 pytestmark = pytest.mark.db

@@ -10,8 +10,8 @@ from banking.backtest import replay
 from banking.rules.rule_set import RuleSet
 from banking.store import schema
 from tests.backtest.common import RANGE, counts, load_windows, params, snapshot, stricter_rules
-from tests.conftest import SMALL
 from tests.dags.conftest import AirflowRunner
+from tests.helpers import SMALL
 
 pytestmark = pytest.mark.airflow
 

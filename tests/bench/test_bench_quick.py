@@ -11,7 +11,7 @@ import sys
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from tests.dags.conftest import ROOT
+from tests.helpers import ROOT
 from tests.pg import TestServer
 
 FIGURES = [

@@ -24,8 +24,8 @@ from banking.rules.rule_set import RuleSet
 from banking.store import schema
 from grafana import build_dashboard as bd
 from tests.compose.helpers import ROOT
-from tests.conftest import DAY, SMALL
 from tests.grafana.macros import TimeRange, expand
+from tests.helpers import DAY, SMALL
 
 PSQL_BIN = Path(pgserver.__file__).parent / "pginstall" / "bin"
 PASSWORDS = {

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.dags.conftest import PARSE_TIMES, ROOT, airflow_env
+from tests.dags.conftest import PARSE_TIMES, airflow_env
+from tests.dags.helpers import OUTLETS
+from tests.helpers import ROOT
 
 DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
 EXPECTED = {"banking_transactions", "banking_schema", "banking_retention", "banking_backtest"}
@@ -39,9 +41,13 @@ for dag_id, dag in bag.dags.items():
         "defaults": {k: dag.params.get_param(k).value for k in dag.params
                      if dag.params.get_param(k).has_value},
         "doc_md": bool(dag.doc_md),
+        "outlets": {t.task_id: sorted(a.name for a in t.outlets) for t in dag.tasks},
+        "uris": sorted({a.uri for t in dag.tasks for a in t.outlets}),
     }
-# Of the package, only the standard-library modules that hold the Params' bounds may load.
-light = {"banking", "banking.stream", "banking.stream.settings", "banking.backtest", "banking.backtest.bounds"}
+# Of the package, only the standard-library modules that hold the Params' bounds, the Assets and the
+# maintenance DAGs' arguments (airflow.sdk and pendulum) may load.
+light = {"banking", "banking.stream", "banking.stream.settings", "banking.backtest", "banking.backtest.bounds",
+         "banking.assets", "banking.dag_args"}
 heavy = sorted(m for m in sys.modules if m in ("faker", "psycopg", "numpy")
                or (m.split(".")[0] == "banking" and m not in light))
 print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags,
@@ -103,6 +109,16 @@ def test_each_task_pushes_one_xcom_and_states_its_dependencies(parsed: dict[str,
             assert dag["multiple_outputs"] == [False], dag_id
     upstream = parsed["banking_transactions.py"]["dags"]["banking_transactions"]["upstream"]
     assert upstream == {"generate": [], "score": ["generate"], "load": ["generate", "score"]}
+
+
+def test_each_task_declares_the_tables_it_writes_as_assets(parsed: dict[str, dict]) -> None:
+    """The Assets view tells the data flow: each task names the tables it writes (or deletes from) as
+    outlets, each Asset named after its table, with a URI in the Postgres provider's normal form."""
+    dags = {dag_id: dag for result in parsed.values() for dag_id, dag in result["dags"].items()}
+    assert {dag_id: dag["outlets"] for dag_id, dag in dags.items()} == OUTLETS
+    for dag_id, dag in dags.items():
+        names = {name for outlets in dag["outlets"].values() for name in outlets}
+        assert dag["uris"] == sorted(f"postgres://banking_db:5432/banking/public/{n}" for n in names), dag_id
 
 
 def test_trigger_form_params(parsed: dict[str, dict]) -> None:

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections import Counter
 
 import psycopg
 import pytest
 
-from tests.dags.conftest import AirflowRunner
+from tests.dags.conftest import AirflowRunner, airflow_env
+from tests.dags.helpers import OUTLETS
 
 pytestmark = pytest.mark.airflow
 
 T0 = "2026-11-20T12:00:00+00:00"  # owns [11:59, 12:00)
 T1 = "2026-11-20T12:01:00+00:00"  # owns [12:00, 12:01)
 OLD = "2026-10-01T12:00:00+00:00"  # 50 days before T0: beyond the 30-day retention
+# The asset events in the Airflow metadata database of the runs' home, per (asset, DAG, task).
+EVENTS_PROBE = """
+import json
+from sqlalchemy import func, select
+from airflow.models.asset import AssetEvent, AssetModel
+from airflow.utils.session import create_session
+with create_session() as session:
+    rows = session.execute(
+        select(AssetModel.name, AssetEvent.source_dag_id, AssetEvent.source_task_id, func.count())
+        .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        .group_by(AssetModel.name, AssetEvent.source_dag_id, AssetEvent.source_task_id)
+    ).all()
+print(json.dumps([list(row) for row in rows]))
+"""
 
 
 def ok(result) -> None:
@@ -87,6 +105,34 @@ def test_schema_then_transactions_then_retention(airflow_runner: AirflowRunner) 
             "2026-11-20T11:59:00+00:00",
             "2026-11-20T12:00:00+00:00",
         ]
+
+
+def asset_events(runner: AirflowRunner) -> Counter[tuple[str, str, str]]:
+    result = subprocess.run(
+        [sys.executable, "-c", EVENTS_PROBE],
+        env=airflow_env(runner.home, None),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(result.stdout.strip().splitlines()[-1])
+    return Counter({(name, dag_id, task_id): count for name, dag_id, task_id, count in rows})
+
+
+def test_runs_record_an_asset_event_for_each_table_they_write(airflow_runner: AirflowRunner) -> None:
+    """What the Assets view shows: each successful task adds one event to each of its outlets."""
+    before = asset_events(airflow_runner)
+    ok(airflow_runner.dags_test("banking_schema", T0))
+    ok(airflow_runner.dags_test("banking_transactions", T0))
+    added = asset_events(airflow_runner) - before
+    expected = {
+        (name, dag_id, task_id): 1
+        for dag_id in ("banking_schema", "banking_transactions")
+        for task_id, names in OUTLETS[dag_id].items()
+        for name in names
+    }
+    assert len(expected) == 6 + 10 + 1 + 10 and added == Counter(expected)
 
 
 def test_manual_run_with_a_longer_window(airflow_runner: AirflowRunner) -> None:

@@ -15,7 +15,7 @@ from banking import pipeline
 from banking.model import Window
 from banking.store import copy_format
 from tests.builders import transactions_of
-from tests.conftest import DAY, SMALL
+from tests.helpers import DAY, SMALL
 
 COLUMNS = (
     '"timestamp", uniq_id, amount, amount_crr, window_start, window_end, trans_type, card_presense, channel, '

@@ -11,7 +11,7 @@ import pytest
 
 from banking import pipeline
 from banking.model import TRANS_TYPES, Window
-from tests.conftest import DAY, SMALL
+from tests.helpers import DAY, SMALL
 
 SEED_QUERIES = (
     Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "seed_dashboard_queries.sql"

@@ -12,7 +12,7 @@ from banking.model import Window
 from banking.rules.history import read_history_columns
 from banking.stream.batch import COUNTRY_CODES
 from tests.builders import load_history
-from tests.conftest import DAY, SMALL
+from tests.helpers import DAY, SMALL
 
 NOON = DAY.replace(hour=12)
 

@@ -10,7 +10,7 @@ import pytest
 from banking import model, pipeline
 from banking.model import EPOCH, Window
 from banking.store import copy_format, loader, partitions, rollups, staging
-from tests.conftest import DAY, SMALL
+from tests.helpers import DAY, SMALL
 
 ROWS = "SELECT * FROM banking_data WHERE window_start = %s AND window_end = %s ORDER BY uniq_id"
 NOON = DAY.replace(hour=12)

@@ -10,7 +10,7 @@ import pytest
 from banking import pipeline
 from banking.model import Window
 from banking.store import schema
-from tests.conftest import DAY, SMALL
+from tests.helpers import DAY, SMALL
 
 WINDOW = Window(DAY.replace(hour=9), DAY.replace(hour=9) + timedelta(minutes=1))
 

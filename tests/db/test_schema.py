@@ -10,7 +10,7 @@ import pytest
 from banking.model import Window
 from banking.store import schema
 from banking.store.partitions import ensure_partitions
-from tests.conftest import SMALL
+from tests.helpers import SMALL
 
 CATALOG = """
 SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull

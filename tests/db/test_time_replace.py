@@ -10,8 +10,8 @@ import pytest
 
 from banking import pipeline
 from banking.model import LoadError, Window
-from tests.conftest import DAY, SMALL
 from tests.db.test_loader import RECONCILE_HITS, RECONCILE_STATS, ROLLUPS_VS_BELOW, differences
+from tests.helpers import DAY, SMALL
 
 NOON = DAY.replace(hour=12)
 FRAUDY = SMALL.with_overrides({"fraud_rate": 0.3, "rate_per_minute": 150})

@@ -16,17 +16,7 @@ from pathlib import Path
 import pytest
 from scripts.e2e_stack import Stack
 
-from banking.stream.settings import GeneratorSettings
-
-# The small population of the other DAG tests: quick runs, the same shape of data.
-POPULATION = {
-    "BANKING_SEED": "7",
-    "BANKING_N_ACCOUNTS": "300",
-    "BANKING_N_MERCHANTS": "120",
-    "BANKING_WARM_START_DAYS": "0",
-}
-SETTINGS = GeneratorSettings(seed=7, n_accounts=300, n_merchants=120)
-WORKERS = 2
+from tests.e2e.helpers import POPULATION, WORKERS
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -59,10 +49,3 @@ def celery_stack() -> Iterator[Stack]:
 def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the browser test saves its screenshots; ``BANKING_E2E_SCREENSHOT_DIR`` gets copies."""
     return tmp_path_factory.mktemp("screenshots")
-
-
-def publish_screenshot(path: Path) -> None:
-    target = os.environ.get("BANKING_E2E_SCREENSHOT_DIR")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        (Path(target) / path.name).write_bytes(path.read_bytes())

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 from scripts.e2e_stack import ADMIN, Stack
 
-from tests.e2e.conftest import SETTINGS, publish_screenshot
+from tests.e2e.helpers import SETTINGS, publish_screenshot
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from scripts.e2e_stack import Stack
 
-from tests.e2e.conftest import SETTINGS
+from tests.e2e.helpers import SETTINGS
 
 pytestmark = pytest.mark.e2e
 

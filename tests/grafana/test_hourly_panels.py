@@ -15,7 +15,6 @@ from banking import pipeline
 from banking.model import Window
 from banking.rules.rule_set import RuleSet
 from grafana import build_dashboard as bd
-from tests.conftest import DAY, SMALL
 from tests.grafana.macros import TimeRange, expand, for_panel
 from tests.grafana.test_panel_queries import (
     check_precision_and_recall,
@@ -24,6 +23,7 @@ from tests.grafana.test_panel_queries import (
     check_types_and_series,
     raw,
 )
+from tests.helpers import DAY, SMALL
 
 PANELS = {panel.title: panel for panel in bd.PANELS}
 

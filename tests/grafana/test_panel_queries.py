@@ -20,8 +20,8 @@ from banking.paths import RULES_FILE
 from banking.rules import config
 from banking.rules.rule_set import RuleSet
 from grafana import build_dashboard as bd
-from tests.conftest import DAY, SMALL
 from tests.grafana.macros import TimeRange, expand
+from tests.helpers import DAY, SMALL
 
 START = DAY.replace(hour=12)  # windows [12:00, 12:01) ... [12:09, 12:10)
 MINUTES = 10

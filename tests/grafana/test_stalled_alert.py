@@ -13,8 +13,8 @@ import yaml
 from banking import pipeline, rules
 from banking.model import Window
 from grafana import build_dashboard as bd
-from tests.conftest import SMALL
 from tests.grafana.macros import TimeRange, expand
+from tests.helpers import SMALL
 
 STALLED = "banking-pipeline-stalled"
 

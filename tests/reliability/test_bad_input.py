@@ -24,10 +24,10 @@ import pytest
 from banking import tasks
 from banking.rules import config
 from banking.store import schema
-from tests.conftest import DAY, SMALL
-from tests.dags.conftest import AIRFLOW, ROOT, AirflowRunner, airflow_env
+from tests.dags.conftest import AIRFLOW, AirflowRunner, airflow_env
+from tests.helpers import DAY, ROOT, SMALL
 from tests.pg import TestServer
-from tests.reliability.conftest import CONN_ENV, params, set_settings_env
+from tests.reliability.helpers import CONN_ENV, params, set_settings_env
 
 NOON = DAY.replace(hour=12)
 WINDOW = (NOON, NOON + timedelta(minutes=1), None)

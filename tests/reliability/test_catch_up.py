@@ -10,8 +10,8 @@ import pytest
 
 from banking import tasks
 from banking.stream.settings import SettingsError
-from tests.conftest import DAY
-from tests.reliability.conftest import MINUTE, BankingDb, params, window_of
+from tests.helpers import DAY
+from tests.reliability.helpers import MINUTE, BankingDb, params, window_of
 
 NOON = DAY.replace(hour=12)
 

@@ -24,9 +24,9 @@ from banking import db, tasks
 from banking.store.partitions import ensure_partitions
 from banking.stream import population
 from banking.stream.settings import from_env
-from tests.conftest import DAY
+from tests.helpers import DAY
 from tests.reliability.cluster import free_port
-from tests.reliability.conftest import (
+from tests.reliability.helpers import (
     CONN_ENV,
     Background,
     BankingDb,

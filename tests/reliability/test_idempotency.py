@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from banking import tasks
-from tests.conftest import DAY
-from tests.reliability.conftest import (
+from tests.helpers import DAY
+from tests.reliability.helpers import (
     BankingDb,
     audit_row,
     loads,

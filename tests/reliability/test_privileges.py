@@ -19,9 +19,9 @@ import pytest
 
 from banking import db, tasks
 from banking.store import schema
-from tests.conftest import SMALL
+from tests.helpers import SMALL
 from tests.reliability.cluster import Cluster, create_cluster, pgserver_bindir
-from tests.reliability.conftest import CONN_ENV, reconcile, run_window, set_settings_env, window_of
+from tests.reliability.helpers import CONN_ENV, reconcile, run_window, set_settings_env, window_of
 
 ADMIN_PASSWORD = "test-only-admin-password"
 PASSWORDS = {  # test-only credentials of a throw-away cluster

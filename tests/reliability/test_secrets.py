@@ -17,7 +17,7 @@ import pytest
 from banking import db, tasks
 from banking.store import schema
 from banking.stream import settings
-from tests.dags.conftest import ROOT
+from tests.helpers import ROOT
 
 PLACEHOLDER = re.compile(
     r"(?i)^(change_?me|changeme|password|passwd|secret|pass|pw|x+|\*+|\.\.\.|<[^>]*>|\{[^}]*\}|"

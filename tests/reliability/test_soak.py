@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from scripts import soak
 
-from tests.conftest import DAY
-from tests.reliability.conftest import BankingDb
+from tests.helpers import DAY
+from tests.reliability.helpers import BankingDb
 
 START = DAY.replace(hour=9)
 WINDOWS = 6

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from banking import db, tasks
-from tests.conftest import DAY
+from tests.helpers import DAY
 from tests.reliability.cluster import Cluster, create_cluster, ssl_bindir
-from tests.reliability.conftest import CONN_ENV, reconcile, run_window, set_settings_env, window_of
+from tests.reliability.helpers import CONN_ENV, reconcile, run_window, set_settings_env, window_of
 
 ADMIN_PASSWORD = "test-only-tls-admin-password"
 DBNAME = "banking"

@@ -22,7 +22,7 @@ from banking.stream import generator
 from banking.stream.batch import tables_for
 from banking.stream.population import mask_pan, population_for
 from tests.builders import generate_window
-from tests.conftest import SMALL
+from tests.helpers import SMALL
 
 NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)
 
@@ -155,7 +155,7 @@ def test_identical_in_every_process() -> None:
 
     code = (
         "from datetime import datetime, timezone; from banking.pipeline import generate; "
-        "from banking.model import Window; from tests.conftest import SMALL; from tests.builders import transactions_of; "
+        "from banking.model import Window; from tests.helpers import SMALL; from tests.builders import transactions_of; "
         "t = datetime(2026, 11, 2, 12, tzinfo=timezone.utc); "
         "rows, m = generate(SMALL, Window(t, t.replace(minute=5))); "
         "print(m.fingerprint, __import__('hashlib').sha256(repr(transactions_of(rows)).encode()).hexdigest())"

@@ -28,7 +28,7 @@ from banking.model import (
 from banking.rules.config import RULE_TYPES, RuleConfigError, load_rules, parse_rules
 from banking.rules.rule_set import NO_HITS_EXPLANATION, RuleSet
 from tests import builders
-from tests.builders import History, PastTransaction, Transaction
+from tests.builders import History, PastTransaction, Transaction, scored
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 ACCOUNT = UUID(int=1)
@@ -112,20 +112,6 @@ def score(txs: list[Transaction], rs: RuleSet, history: History | None = None) -
 
 def hit_ids(tx: Transaction) -> list[str]:
     return [h.rule_id for h in tx.rule_hits]
-
-
-SCORED_FIELDS = (
-    "risk_score",
-    "decision",
-    "rules_triggered",
-    "rules_explanation",
-    "rule_hits",
-    "rule_set_version",
-)
-
-
-def scored(tx: Transaction) -> tuple[Any, ...]:
-    return tuple(copy.deepcopy(getattr(tx, name)) for name in SCORED_FIELDS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,16 +3,13 @@
 Randomised batches with small account/card pools (windows overlap heavily), equal timestamps,
 history rows exactly at window edges and at batch timestamps, foreign and unknown countries,
 DST changes and random rule sets must give identical hits, explanations, scores, decisions and
-summaries. ``python -m tests.unit.test_scoring_equivalence`` times both engines on ~100k rows.
+summaries. ``scripts/bench_scoring.py`` times both engines on ~100k rows.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
-import gc
 import random
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +18,6 @@ from uuid import UUID
 import numpy as np
 import pytest
 
-from banking import model
 from banking.countries import COUNTRIES, Country
 from banking.model import (
     CARD_NOT_PRESENT,
@@ -33,11 +29,11 @@ from banking.model import (
     Window,
 )
 from banking.rules import engine
-from banking.rules.columns import Columns, HistoryColumns
+from banking.rules.columns import HistoryColumns
 from banking.rules.config import RULE_TYPES, RuleConfigError, load_rules, parse_rules
 from banking.rules.rule_set import RuleSet
 from tests import builders
-from tests.builders import History, PastTransaction, Transaction
+from tests.builders import History, PastTransaction, Transaction, scored
 from tests.unit import reference_rules
 
 # Instants near DST changes: US starts 2026-03-08 07:00Z, EU 2026-03-29 01:00Z, AU ends
@@ -52,20 +48,6 @@ ORIGINS = [
 ]
 HOMES = ["US", "GB", "DE", "AU", "IN", "BR", "ZZ"]  # ZZ: unknown, scored in UTC
 ABROAD = ["US", "FR", "BR", "IN", "XK", "ZZ"]
-SCORED_FIELDS = (
-    "risk_score",
-    "decision",
-    "rules_triggered",
-    "rules_explanation",
-    "rule_hits",
-    "rule_set_version",
-)
-
-
-def scored(tx: Transaction) -> tuple[Any, ...]:
-    return tuple(copy.deepcopy(getattr(tx, name)) for name in SCORED_FIELDS)
-
-
 # ---------------------------------------------------------------------------------------------
 # Random batches and rule sets
 # ---------------------------------------------------------------------------------------------
@@ -447,7 +429,7 @@ def test_too_many_enabled_rules_are_refused_at_load() -> None:
 def test_generated_windows_score_like_the_reference() -> None:
     """Real generator rows: history from the preceding windows, the default and a denser rule set."""
     from tests.builders import generate_window
-    from tests.conftest import SMALL
+    from tests.helpers import SMALL
 
     settings = SMALL.with_overrides({"fraud_rate": 0.2})
     start = datetime(2026, 11, 2, 11, 0, tzinfo=UTC)
@@ -533,157 +515,3 @@ def test_no_rules_triggered_text() -> None:
         ),
     )
     assert all(tx.rules_triggered == NO_RULES_TRIGGERED and tx.rule_hits == [] for tx in txs)
-
-
-# ---------------------------------------------------------------------------------------------
-# Benchmark: python -m tests.unit.test_scoring_equivalence [--rows 100000] [--accounts 5000]
-# ---------------------------------------------------------------------------------------------
-
-
-def realistic(rows: int, accounts: int, history_days: float, seed: int = 1) -> tuple[Any, Any]:
-    """A batch of ``rows`` at 100 rows/minute after ``history_days`` of history at the same rate,
-    as columns (what the pipeline passes) and as objects (what the reference engine needs)."""
-    rng = np.random.default_rng(seed)
-    codes = tuple(COUNTRIES)
-    weights = np.array([c.weight for c in COUNTRIES.values()])
-    home = rng.choice(len(codes), accounts, p=weights / weights.sum()).astype(np.int32)
-    blacklisted = rng.random(accounts) < 0.01
-    cards_of = rng.integers(1, 3, accounts)  # card k of account a has key 2a + k
-    activity = rng.pareto(2.0, accounts) + 0.2  # some accounts are far busier than others
-    activity /= activity.sum()
-    start_us = int(model.micros(datetime(2026, 11, 2, tzinfo=UTC)))
-    minute = 60_000_000
-
-    def draw(n: int, t0: int, t1: int) -> dict[str, np.ndarray]:
-        account = rng.choice(accounts, n, p=activity)
-        foreign = rng.random(n) < 0.05
-        return {
-            "t_us": np.sort(rng.integers(t0, t1, n)),
-            "account": account.astype(np.int64),
-            "card": (2 * account + rng.integers(0, cards_of[account])).astype(np.int64),
-            "amount_cents": (
-                np.round(rng.lognormal(8.5, 1.3, n)) * np.where(rng.random(n) < 0.002, 40, 1)
-            ).astype(np.int64),
-            "country": np.where(foreign, rng.integers(0, len(codes), n), home[account]).astype(np.int32),
-        }
-
-    h = draw(int(history_days * 1440 * 100), start_us - int(history_days * 86_400_000_000), start_us)
-    b = draw(rows, start_us, start_us + rows // 100 * minute)
-    n = rows
-    columns = Columns(
-        **b,
-        home_country=home[b["account"]],
-        trans_type=rng.choice(3, n, p=[0.8, 0.15, 0.05]).astype(np.int8),
-        card_present=rng.random(n) < 0.7,
-        category=rng.integers(0, len(MERCHANT_CATEGORIES), n).astype(np.int8),
-        blacklisted=blacklisted[b["account"]],
-        countries=codes,
-    )
-    since, until = (
-        model.EPOCH + timedelta(microseconds=int(h["t_us"][0])),
-        model.EPOCH + timedelta(microseconds=start_us),
-    )
-    history_columns = HistoryColumns(**h, since=since, until=until)
-
-    def when(t: int) -> datetime:
-        return model.EPOCH + timedelta(microseconds=t)
-
-    account_ids = [UUID(int=a + 1) for a in range(accounts)]
-    card_ids = [UUID(int=(1 << 64) + c) for c in range(2 * accounts)]
-    by_account: dict[UUID, list[PastTransaction]] = {}
-    for t, a, c, cents, place in zip(*(h[k].tolist() for k in h), strict=True):
-        by_account.setdefault(account_ids[a], []).append(
-            PastTransaction(when(t), account_ids[a], card_ids[c], cents, codes[place])
-        )
-    txs = [
-        Transaction(
-            uniq_id=UUID(int=i),
-            timestamp=when(t),
-            window_start=when(start_us),
-            window_end=when(start_us + rows // 100 * minute),
-            trans_type=TRANS_TYPES[tt],
-            channel="pos",
-            amount_cents=cents,
-            currency="USD",
-            amount_crr_cents=cents,
-            account_id=account_ids[a],
-            account_holder_name="x",
-            account_blacklisted=bl,
-            home_country=codes[hc],
-            card_ref=card_ids[c],
-            card_id="4111",
-            card_type="visa",
-            card_presense=CARD_PRESENT if cp else CARD_NOT_PRESENT,
-            merchant_id=UUID(int=1),
-            merchant_name="m",
-            merchant_category=MERCHANT_CATEGORIES[cat],
-            country=codes[place],
-            city="c",
-        )
-        for i, (t, a, c, cents, place, hc, tt, cp, cat, bl) in enumerate(
-            zip(
-                *(
-                    getattr(columns, k).tolist()
-                    for k in (
-                        "t_us",
-                        "account",
-                        "card",
-                        "amount_cents",
-                        "country",
-                        "home_country",
-                        "trans_type",
-                        "card_present",
-                        "category",
-                        "blacklisted",
-                    )
-                ),
-                strict=True,
-            )
-        )
-    ]
-    return (columns, history_columns), (txs, History(since=since, until=until, by_account=by_account))
-
-
-def bench(rows: int, accounts: int, history_days: float, repeat: int) -> None:
-    rule_set = load_rules()
-    (columns, history_columns), (txs, history) = realistic(rows, accounts, history_days)
-    print(f"{rows} rows, {accounts} accounts, {len(history_columns)} history rows ({history_days} days)")
-    compat = copy.deepcopy(txs)
-    gc.collect()
-    gc.freeze()  # keep the collector off the million setup objects: it would bill their scans to whoever runs
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        scores = engine.score_columns(columns, history_columns, rule_set)
-        runs.append(time.perf_counter() - t0)
-    best = min(runs)
-    print(
-        f"score_columns:            {best * 1e3:8.1f} ms  ({best / rows * 1e6:.2f} µs/row, best of {repeat}; "
-        f"first call {runs[0] * 1e3:.1f} ms)"
-    )
-    t0 = time.perf_counter()
-    summary = builders.score_batch(compat, history, rule_set)
-    seconds = time.perf_counter() - t0
-    print(
-        f"rules.score_batch:        {seconds * 1e3:8.1f} ms  ({seconds / rows * 1e6:.2f} µs/row, objects in/out)"
-    )
-    t0 = time.perf_counter()
-    expected = reference_rules.score_batch(txs, history, rule_set)
-    oracle = time.perf_counter() - t0
-    print(f"reference (per-row):      {oracle * 1e3:8.1f} ms  ({oracle / rows * 1e6:.2f} µs/row)")
-    print(f"speed-up score_columns: {oracle / best:.1f}x, score_batch: {oracle / seconds:.1f}x")
-    assert summary == expected == scores.summary, (summary, expected)
-    assert all(scored(a) == scored(b) for a, b in zip(compat, txs, strict=True))
-    for i, tx in enumerate(txs):  # already in processing order
-        assert scores.hits(i) == tx.rule_hits and scores.rules_explanation(i) == tx.rules_explanation
-    print(f"identical results; hits by rule: {expected.hits_by_rule}")
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--accounts", type=int, default=5_000)
-    parser.add_argument("--history-days", type=float, default=7.0)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    bench(args.rows, args.accounts, args.history_days, args.repeat)

@@ -12,7 +12,7 @@ from banking.stream import generator
 from banking.stream.batch import Batch, tables_for
 from banking.stream.generator import MAX_INCIDENT_US, MINUTE_US, SPILL_MINUTES, generate_batch
 from banking.stream.population import population_for
-from tests.conftest import SMALL
+from tests.helpers import SMALL
 
 NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)
 # A high fraud share, so that many incidents run on from one minute into the next.

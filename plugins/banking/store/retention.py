@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import psycopg
 
 from banking.db import sql, sql_statements
+from banking.store import rollups
 
 log = logging.getLogger(__name__)
 STAGING_TTL = timedelta(days=1)
@@ -49,5 +50,7 @@ def apply_retention(
             batches = conn.execute(sql("retention/prune_batches"), {"cutoff": cutoff_ts}).rowcount
             for statement in sql_statements("retention/prune_rollups"):
                 conn.execute(statement, {"cutoff": cutoff_ts})
+            with conn.cursor() as cur:
+                rollups.refresh_rollups_before(cur, cutoff_ts)
             staged = conn.execute(sql("retention/prune_staging"), params).rowcount
     return RetentionResult(cutoff, dry_run, partitions, batches, staged)

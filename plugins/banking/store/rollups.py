@@ -6,7 +6,7 @@ All of it runs inside the window's load transaction (``loader``), after its rows
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
@@ -23,6 +23,7 @@ _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 # A load locks the hourly rollups hour by hour up to this many hours, all of them at once beyond.
 MAX_LOCKED_HOURS = 48
+_BEGINNING = datetime(1, 1, 1, tzinfo=UTC)  # before any row: "every hour before the cutoff"
 
 
 def rollup_rows(batch: Batch, scores: Scores) -> tuple[bytes, bytes]:
@@ -103,6 +104,20 @@ def refresh_hour_and_day_rollups(cur: psycopg.Cursor, window: Window) -> None:
     days = {"first": EPOCH + first_day * _DAY, "end": EPOCH + end_day * _DAY}
     for statement in sql_statements("load/refresh_day_rollups"):
         cur.execute(statement, days)
+
+
+def refresh_rollups_before(cur: psycopg.Cursor, cutoff: datetime) -> None:
+    """Recompute every hourly and daily rollup before ``cutoff`` (a UTC midnight, so that no day
+    straddles it) from what is left below it, with the statements a load uses, under every hour's
+    lock (``load/lock_all_hours``). Retention calls it after dropping partitions and pruning minutes,
+    as loads take their locks after writing their rows: the same order, no deadlock."""
+    cur.execute(sql("load/lock_all_hours"))
+    before = {"first": _BEGINNING, "end": cutoff}
+    for statement in (
+        *sql_statements("load/refresh_hour_rollups"),
+        *sql_statements("load/refresh_day_rollups"),
+    ):
+        cur.execute(statement, before)
 
 
 def _text(value: str) -> str:

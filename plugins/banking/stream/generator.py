@@ -199,6 +199,22 @@ class _Draw:
             scenario,
         )
 
+    def incident_rows(
+        self,
+        incident: np.ndarray,
+        times: np.ndarray,
+        per_incident: tuple[np.ndarray, np.ndarray, np.ndarray],
+        per_row: tuple[np.ndarray, np.ndarray, np.ndarray],
+        scenario: str,
+    ) -> dict:
+        """The rows of a scenario's incidents: each row takes its incident's account, card and country
+        (``per_incident``) and has its own category, amount and card presence (``per_row``)."""
+        accounts, cards, country = (values[incident] for values in per_incident)
+        category, amount, present = per_row
+        return self.rows(
+            times, accounts, cards, category, country, amount, present, scenario=SCENARIOS.index(scenario)
+        )
+
     def rows(
         self,
         t_us: np.ndarray,
@@ -260,16 +276,9 @@ def _card_testing(d: _Draw, starts: np.ndarray) -> dict:
         starts, rng.integers(5, 16, size=k), lambda n: rng.integers(2, 13, size=n) * _US
     )
     n = len(times)
-    return d.rows(
-        times,
-        accounts[incident],
-        cards[incident],
-        category[incident],
-        country[incident],
-        rng.integers(50, 501, size=n),  # 0.50 to 5.00 USD
-        np.zeros(n, dtype=bool),
-        scenario=SCENARIOS.index("card_testing"),
-    )
+    cents = rng.integers(50, 501, size=n)  # 0.50 to 5.00 USD
+    per_row = (category[incident], cents, np.zeros(n, dtype=bool))
+    return d.incident_rows(incident, times, (accounts, cards, country), per_row, "card_testing")
 
 
 def _account_takeover(d: _Draw, starts: np.ndarray) -> dict:
@@ -282,16 +291,10 @@ def _account_takeover(d: _Draw, starts: np.ndarray) -> dict:
         starts, rng.integers(1, 4, size=k), lambda n: rng.integers(20, 91, size=n) * _US
     )
     n = len(times)
-    return d.rows(
-        times,
-        accounts[incident],
-        cards[incident],
-        d.choose(("Electronics", "Travel", "Retail"), n),
-        country[incident],
-        d.amounts(np.full(n, 1500.0), np.full(n, 0.5), np.ones(n)),
-        rng.random(n) < 0.15,
-        scenario=SCENARIOS.index("account_takeover"),
-    )
+    category = d.choose(("Electronics", "Travel", "Retail"), n)
+    amount = d.amounts(np.full(n, 1500.0), np.full(n, 0.5), np.ones(n))
+    per_row = (category, amount, rng.random(n) < 0.15)
+    return d.incident_rows(incident, times, (accounts, cards, country), per_row, "account_takeover")
 
 
 def _blacklisted_account(d: _Draw, starts: np.ndarray) -> dict:

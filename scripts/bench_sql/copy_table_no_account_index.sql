@@ -1,4 +1,4 @@
--- make bench (copy_cost): bench/copy_table without the account history index (account_id,
+-- make bench (copy_cost): copy_table without the account history index (account_id,
 -- "timestamp" ...), found by its definition so that this follows banking_data's indexes.
 DROP TABLE IF EXISTS bench_copy;
 CREATE TABLE bench_copy (LIKE banking_data INCLUDING ALL);

@@ -1,6 +1,6 @@
 -- make bench: forget what an earlier bench run loaded on the days of [start, end), so that every
 -- run loads into empty partitions, as the plain COPY it is compared with does (bench.py drops the
--- partitions that load/ensure_partitions named banking_data_pYYYYMMDD).
+-- partitions that include/sql/load/ensure_partitions named banking_data_pYYYYMMDD).
 DELETE FROM banking_batches WHERE window_start >= %(start)s AND window_end <= %(end)s;
 DELETE FROM banking_minute_stats WHERE window_start >= %(start)s AND window_end <= %(end)s;
 DELETE FROM banking_minute_rule_hits WHERE window_start >= %(start)s AND window_end <= %(end)s;

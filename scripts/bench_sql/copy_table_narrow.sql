@@ -1,4 +1,4 @@
--- make bench (copy_cost): bench/copy_table without the original project's columns that repeat the
+-- make bench (copy_cost): copy_table without the original project's columns that repeat the
 -- population on every row (bench.narrow_columns reads which columns are left); the partial index on
 -- account_blacklisted goes with its column.
 DROP TABLE IF EXISTS bench_copy;

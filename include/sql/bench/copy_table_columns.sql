@@ -1,2 +1,0 @@
--- make bench (copy_cost): no rows, only the columns of the table a bench/copy_table* file made.
-SELECT * FROM bench_copy LIMIT 0;
