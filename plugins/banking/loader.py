@@ -30,7 +30,7 @@ import psycopg
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import Jsonb
 
-from banking import copy_format
+from banking import copy_format, state
 from banking.batch import Batch
 from banking.db import sql, sql_statements
 from banking.model import (
@@ -355,6 +355,7 @@ def _replace(
             "DAG with the same seed and population settings as banking_transactions"
         )
     with conn.cursor() as cur:
+        state.collect_replaced(cur, window)
         cur.execute(sql("load/delete_window"), bounds)
         deleted = cur.rowcount
         # A writer thread sends each chunk while this one encodes the next one, then the rollups.
@@ -371,6 +372,7 @@ def _replace(
             with cur.copy(sql(name)) as copy:
                 copy.write(text)
         refresh_hour_and_day_rollups(cur, window)
+        state.replace_range(cur, batch)
     conn.execute(
         sql("load/upsert_batch"),
         {

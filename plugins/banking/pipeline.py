@@ -14,12 +14,13 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
 import psycopg
 
-from banking import loader, rules
+from banking import loader, rules, scoring, state
 from banking.batch import COUNTRY_CODES, Batch
 from banking.generator import generate_batch
 from banking.history import load_history, read_history_columns
@@ -103,12 +104,26 @@ def score(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> Sc
 def score_transactions(
     conn: psycopg.Connection, rows: list[Transaction], window: Window, rule_set: rules.RuleSet
 ) -> rules.ScoreSummary:
-    """Score transaction objects in place against the history before ``window`` (backtests)."""
-    history = load_history(conn, (t.account_id for t in rows), window.start - rule_set.lookback, window.start)
+    """Score transaction objects in place against the history before ``window`` (backtests): through
+    the running totals with the rule set's own look-backs when they can give it exactly, else raw."""
+    since = Window(window.start - rule_set.lookback, window.start)
+    the_plan = state.plan_for(conn, window, rule_set)
+    if the_plan is not None:
+        return scoring.score_transactions_with(
+            rows, partial(state.read_keyed, conn, the_plan, since), rule_set
+        )
+    history = load_history(conn, (t.account_id for t in rows), since.start, since.end)
     return rules.score_batch(rows, history, rule_set)
 
 
 def read_history(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> HistoryColumns:
+    """The history the rules see: through the running totals when they can give it exactly
+    (``state.read_history``), else the raw rows (:func:`read_raw_history`); the same either way."""
+    past = state.read_history(conn, batch, rule_set)
+    return past if past is not None else read_raw_history(conn, batch, rule_set)
+
+
+def read_raw_history(conn: psycopg.Connection, batch: Batch, rule_set: rules.RuleSet) -> HistoryColumns:
     """The earlier transactions of the batch's accounts that the rules can see, as columns keyed like
     the batch (population indices; ids or countries outside the population get keys of their own)."""
     tables = batch.tables

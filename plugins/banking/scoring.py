@@ -313,15 +313,31 @@ def score_columns(rows: Columns, history: HistoryColumns, rule_set: RuleSet) -> 
 
 def score_transactions(transactions: list[Transaction], history: History, rule_set: RuleSet) -> ScoreSummary:
     """``rules.score_batch``: score Transaction objects in place through ``score_columns``."""
+
+    def read_past(
+        ordered: list[Transaction], accounts: KeyTable, cards: KeyTable, codes: KeyTable
+    ) -> HistoryColumns:
+        if ordered and rule_set.lookback > timedelta(0):
+            after = ordered[0].timestamp - rule_set.lookback
+            return HistoryColumns.from_history(history, accounts, cards, codes, after)
+        return HistoryColumns.empty(history.since, history.until)
+
+    return score_transactions_with(transactions, read_past, rule_set)
+
+
+# The history of the keyed accounts of rows in processing order, keyed in the same tables (which may grow).
+PastReader = Callable[[list[Transaction], KeyTable, KeyTable, KeyTable], HistoryColumns]
+
+
+def score_transactions_with(
+    transactions: list[Transaction], read_past: PastReader, rule_set: RuleSet
+) -> ScoreSummary:
+    """:func:`score_transactions` with the history from ``read_past`` (e.g. the state, ``state.py``)."""
     ordered = sorted(transactions, key=_order_of)
     accounts, cards, codes = KeyTable(), KeyTable(), country_table()
     rows = Columns.from_transactions(ordered, accounts, cards, codes)
-    if ordered and rule_set.lookback > timedelta(0):
-        after = ordered[0].timestamp - rule_set.lookback
-        past = HistoryColumns.from_history(history, accounts, cards, codes, after)
-        rows = replace(rows, countries=tuple(codes))  # the history may have added country codes
-    else:
-        past = HistoryColumns.empty(history.since, history.until)
+    past = read_past(ordered, accounts, cards, codes)
+    rows = replace(rows, countries=tuple(codes))  # the history may have added country codes
     scores = score_columns(rows, past, rule_set)
     version = rule_set.version
     risk = scores.risk_score.tolist()

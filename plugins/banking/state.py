@@ -47,9 +47,9 @@ import psycopg
 from banking.batch import COUNTRY_CODES, Batch, PopulationTables
 from banking.db import sql, sql_statements
 from banking.history import HistoryArrays, unpack_history
-from banking.model import Window, micros
+from banking.model import Transaction, Window, micros
 from banking.rules import AmountSpikeParams, NewCountryParams, RuleSet, VelocityParams
-from banking.scoring import HistoryColumns
+from banking.scoring import HistoryColumns, KeyTable
 
 log = logging.getLogger(__name__)
 
@@ -254,31 +254,75 @@ def read(
     return unpack_history(packed_raw), aggregates
 
 
-def read_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> HistoryColumns | None:
-    """The batch's history through the running totals, keyed like ``pipeline.read_raw_history``; None
-    when the state cannot give it exactly (then read the raw history)."""
-    window = batch.window
+def plan_for(conn: psycopg.Connection, window: Window, rule_set: RuleSet) -> Plan | None:
+    """The state read of ``window`` for ``rule_set``'s own spans, or None (logged) when only the raw
+    history is exact."""
     the_plan = plan(window, Spans.of(rule_set), horizon(conn))
     if isinstance(the_plan, str):
         log.debug("window %s: raw history (%s)", window, the_plan)
         return None
+    return the_plan
+
+
+def read_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> HistoryColumns | None:
+    """The batch's history through the running totals, keyed like ``pipeline.read_raw_history``; None
+    when the state cannot give it exactly (then read the raw history)."""
+    window = batch.window
+    the_plan = plan_for(conn, window, rule_set)
+    if the_plan is None:
+        return None
     tables = batch.tables
     accounts = [tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()]
     raw, agg = read(conn, accounts, the_plan, COUNTRY_CODES)
+    log.debug(
+        "window %s: history from the state, %d raw rows, %d aggregate events",
+        window,
+        len(raw.t_us),
+        len(agg.t_us),
+    )
+    return _columns(
+        raw,
+        agg,
+        tables.account_ids.positions_of(np.concatenate((raw.account, agg.account))),
+        tables.card_ids.positions_of(raw.card),
+        Window(window.start - rule_set.lookback, window.start),
+    )
+
+
+def read_keyed(
+    conn: psycopg.Connection,
+    the_plan: Plan,
+    since: Window,
+    ordered: list[Transaction],
+    accounts: KeyTable,
+    cards: KeyTable,
+    codes: KeyTable,
+) -> HistoryColumns:
+    """:func:`read_history` for ``scoring.score_transactions_with`` (backtests): the history of the
+    accounts in ``accounts``, keyed in its tables; ``since`` is the history's time range."""
+    raw, agg = read(conn, list(accounts), the_plan, tuple(codes))
+    ids = np.concatenate((raw.account, agg.account)).tobytes()
+    account = np.fromiter((accounts[UUID(bytes=ids[i : i + 16])] for i in range(0, len(ids), 16)), np.int64)
+    refs = raw.card.tobytes()
+    card = np.fromiter((cards[UUID(bytes=refs[i : i + 16])] for i in range(0, len(refs), 16)), np.int64)
+    return _columns(raw, agg, account, card, since)
+
+
+def _columns(
+    raw: HistoryArrays, agg: Aggregates, account: np.ndarray, raw_card: np.ndarray, span: Window
+) -> HistoryColumns:
+    """Raw rows (weight 1) and aggregate events (card -1) as one history sorted by time; ``account``
+    holds the keys of both, raw rows first."""
     n_raw = len(raw.t_us)
     t_us = np.concatenate((raw.t_us, agg.t_us))
     order = np.argsort(t_us, kind="stable")
-    card = np.concatenate((tables.card_ids.positions_of(raw.card), np.full(len(agg.t_us), -1, np.int64)))
-    log.debug(
-        "window %s: history from the state, %d raw rows and %d aggregate events", window, n_raw, len(agg.t_us)
-    )
     return HistoryColumns(
         t_us=t_us[order],
-        account=tables.account_ids.positions_of(np.concatenate((raw.account, agg.account)))[order],
-        card=card[order],
+        account=account[order],
+        card=np.concatenate((raw_card, np.full(len(agg.t_us), -1, np.int64)))[order],
         amount_cents=np.concatenate((raw.amount_cents, agg.cents))[order],
         country=np.concatenate((raw.country, agg.country))[order],
-        since=window.start - rule_set.lookback,
-        until=window.start,
+        since=span.start,
+        until=span.end,
         weight=np.concatenate((np.ones(n_raw, np.int64), agg.txns))[order],
     )
