@@ -2,8 +2,9 @@
 
 Inside the transaction: lock the window, check the population is seeded, delete what an earlier
 run of the same window left, COPY the rows, replace the window's share of the per-minute rollups,
-recompute the hourly and daily rollups of its hours and days, write the audit row, drop the staged
-scores. Either all of it commits or none of it does, so a rerun leaves exactly the same rows,
+recompute the hourly and daily rollups of its hours and days, replace its share of the history
+rules' running totals (``state.py``: the replaced rows are counted before the delete, the totals
+written last), write the audit row, drop the staged scores. Either all of it commits or none of it does, so a rerun leaves exactly the same rows,
 rollups and one audit row.
 
 Rows are encoded in binary COPY format straight from the batch's columns

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -227,10 +228,25 @@ def horizon(conn: psycopg.Connection) -> datetime | None:
     return conn.execute(sql("state/horizon")).fetchone()[0]
 
 
+@contextmanager
+def _snapshot(conn: psycopg.Connection) -> Iterator[None]:
+    """One read-only snapshot for the reads (their own transaction on an autocommit connection, else
+    the caller's), without JIT (``state/snapshot.sql``)."""
+    if not conn.autocommit:
+        conn.execute(sql("state/no_jit"))
+        yield
+        return
+    with conn.transaction():
+        for statement in sql_statements("state/snapshot"):
+            conn.execute(statement)
+        yield
+
+
 def read(
     conn: psycopg.Connection, account_ids: Sequence[UUID], the_plan: Plan, countries: Sequence[str]
 ) -> tuple[HistoryArrays, Aggregates]:
-    """The raw rows and the aggregate events of ``the_plan`` for ``account_ids``: two statements."""
+    """The raw rows and the aggregate events of ``the_plan`` for ``account_ids``: two statements
+    (call it under :func:`_snapshot`)."""
     ids, codes = sorted(set(account_ids)), list(countries)
     packed_raw = packed_aggregates = None
     if ids and the_plan.raw:
@@ -268,12 +284,13 @@ def read_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> H
     """The batch's history through the running totals, keyed like ``pipeline.read_raw_history``; None
     when the state cannot give it exactly (then read the raw history)."""
     window = batch.window
-    the_plan = plan_for(conn, window, rule_set)
-    if the_plan is None:
-        return None
     tables = batch.tables
     accounts = [tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()]
-    raw, agg = read(conn, accounts, the_plan, COUNTRY_CODES)
+    with _snapshot(conn):
+        the_plan = plan_for(conn, window, rule_set)
+        if the_plan is None:
+            return None
+        raw, agg = read(conn, accounts, the_plan, COUNTRY_CODES)
     log.debug(
         "window %s: history from the state, %d raw rows, %d aggregate events",
         window,
@@ -300,7 +317,8 @@ def read_keyed(
 ) -> HistoryColumns:
     """:func:`read_history` for ``scoring.score_transactions_with`` (backtests): the history of the
     accounts in ``accounts``, keyed in its tables; ``since`` is the history's time range."""
-    raw, agg = read(conn, list(accounts), the_plan, tuple(codes))
+    with _snapshot(conn):
+        raw, agg = read(conn, list(accounts), the_plan, tuple(codes))
     ids = np.concatenate((raw.account, agg.account)).tobytes()
     account = np.fromiter((accounts[UUID(bytes=ids[i : i + 16])] for i in range(0, len(ids), 16)), np.int64)
     refs = raw.card.tobytes()

@@ -1,5 +1,7 @@
 -- The raw rows of the given accounts in the disjoint ranges [since_i, until_i), in the record format
--- of history/account_history_columns.sql (the rows the running totals do not stand for).
+-- of history/account_history_columns.sql (the rows the running totals do not stand for). LATERAL: each
+-- range is an index range scan of its own day partitions (pruned at run time), not a scan of them all
+-- (OFFSET 0 keeps the planner from flattening it into a join of every partition).
 SELECT string_agg(
            int8send((extract(epoch FROM d."timestamp") * 1000000)::bigint)
            || uuid_send(d.account_id)
@@ -9,5 +11,10 @@ SELECT string_agg(
                                 cardinality(%(countries)s::text[]))::integer),
            ''::bytea ORDER BY d."timestamp")
 FROM unnest(%(since)s::timestamptz[], %(until)s::timestamptz[]) AS r(since, until)
-JOIN banking_data AS d ON d."timestamp" >= r.since AND d."timestamp" < r.until
-WHERE d.account_id = ANY(%(account_ids)s);
+CROSS JOIN LATERAL (
+    SELECT b."timestamp", b.account_id, b.card_ref, b.amount, b.country
+    FROM banking_data AS b
+    WHERE b.account_id = ANY(%(account_ids)s)
+      AND b."timestamp" >= r.since AND b."timestamp" < r.until
+    OFFSET 0
+) AS d;
