@@ -319,6 +319,12 @@ def read_keyed(
     accounts in ``accounts``, keyed in its tables; ``since`` is the history's time range."""
     with _snapshot(conn):
         raw, agg = read(conn, list(accounts), the_plan, tuple(codes))
+    log.debug(
+        "history from %s: from the state, %d raw rows, %d aggregate events",
+        since,
+        len(raw.t_us),
+        len(agg.t_us),
+    )
     ids = np.concatenate((raw.account, agg.account)).tobytes()
     account = np.fromiter((accounts[UUID(bytes=ids[i : i + 16])] for i in range(0, len(ids), 16)), np.int64)
     refs = raw.card.tobytes()
