@@ -233,3 +233,60 @@ def test_backtests_read_the_state_with_the_candidate_look_backs(db: psycopg.Conn
 
 def verdict(tx) -> tuple:
     return (tx.uniq_id, tx.decision, tx.risk_score, tx.rules_triggered, tx.rules_explanation, tx.rule_hits)
+
+
+def test_the_migration_builds_the_state_of_what_is_loaded(db: psycopg.Connection, rule_set) -> None:
+    from banking import schema
+
+    week(db, rule_set)
+    load(db, rule_set, span(-300, -290), settings=FRAUDY)
+    db.execute("DELETE FROM banking_account_totals")
+    db.execute("DELETE FROM banking_account_countries")
+    assert unmatched(db) > 0
+    db.execute("DELETE FROM banking_schema_migrations WHERE version = 13")
+    assert schema.apply_migrations(db) == ["0013_account_totals"]
+    assert db.execute("SELECT count(*) FROM banking_account_totals").fetchone()[0] > 0
+    assert unmatched(db) == 0
+    both_ways(db, at(0), rule_set)
+
+
+def test_concurrent_loads_of_other_days_take_turns_on_the_state(
+    empty_db: tuple[str, psycopg.Connection], db: psycopg.Connection, pg, rule_set
+) -> None:
+    """A load of the past and a load of the present, at once: the second waits for the state's lock
+    until the first commits, then builds on its totals."""
+    import threading
+
+    name, _ = empty_db
+    week(db, rule_set)
+    past, present = span(-200, -190, -1), span(0, 10)
+    for window in (past, present):
+        loader.ensure_partitions(db, window)
+    outcome: list[object] = []
+    with pg.connect(name) as first:
+        first.autocommit = False
+        pipeline.run_window(first, FRAUDY, rule_set, past)  # not committed: its locks are held
+
+        def second() -> None:
+            try:
+                with pg.connect(name) as conn:
+                    outcome.append(pipeline.run_window(conn, SMALL, rule_set, present).load.inserted)
+            except BaseException as exc:  # noqa: BLE001 - asserted below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        waiting: list[tuple] = []
+        for _ in range(400):
+            waiting = db.execute(
+                "SELECT classid::bigint = hashtext('banking_account_totals')::oid::bigint, objid::bigint "
+                "FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchall()
+            if waiting:
+                break
+            thread.join(0.05)
+        assert waiting == [(True, 0)], "the second load should wait for the state's lock"
+        first.commit()
+        thread.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], int) and outcome[0] > 0, outcome
+    assert unmatched(db) == 0
