@@ -1,4 +1,8 @@
-"""Retention: drop whole daily partitions older than the retention, prune audit and staging rows.
+"""Retention: drop whole daily partitions older than the retention, prune audit and staging rows
+and the running totals of the history rules (``state``), moving the state's horizon to the cutoff.
+
+A retention shorter than the rules' longest look-back is refused: the windows scored after it would
+miss history (``lookback``); with it, the cutoff is at or before every later window's look-back.
 
 The cutoff comes from the run's data interval, never from the clock; the database function also
 refuses to drop the current day or any later one, whatever cutoff it is given.
@@ -28,11 +32,21 @@ class RetentionResult:
 
 
 def apply_retention(
-    conn: psycopg.Connection, reference: datetime, retention_days: int, dry_run: bool = False
+    conn: psycopg.Connection,
+    reference: datetime,
+    retention_days: int,
+    dry_run: bool = False,
+    lookback: timedelta = timedelta(0),
 ) -> RetentionResult:
-    """Drop what is older than ``retention_days`` before ``reference`` (one transaction)."""
+    """Drop what is older than ``retention_days`` before ``reference`` (one transaction); refuse a
+    retention shorter than ``lookback`` (the rule set's)."""
     if isinstance(retention_days, bool) or not isinstance(retention_days, int) or retention_days < 1:
         raise ValueError(f"retention_days must be a positive integer, got {retention_days!r}")
+    if timedelta(days=retention_days) < lookback:
+        raise ValueError(
+            f"retention_days={retention_days} is shorter than the rules' look-back ({lookback}): "
+            "the windows scored after it would miss history"
+        )
     cutoff = (reference.astimezone(UTC) - timedelta(days=retention_days)).date()
     params = {
         "cutoff": cutoff,
@@ -48,6 +62,8 @@ def apply_retention(
             partitions = [r[0] for r in conn.execute(sql("retention/drop_partitions_before"), params)]
             batches = conn.execute(sql("retention/prune_batches"), {"cutoff": cutoff_ts}).rowcount
             for statement in sql_statements("retention/prune_rollups"):
+                conn.execute(statement, {"cutoff": cutoff_ts})
+            for statement in sql_statements("retention/prune_state"):
                 conn.execute(statement, {"cutoff": cutoff_ts})
             staged = conn.execute(sql("retention/prune_staging"), params).rowcount
     return RetentionResult(cutoff, dry_run, partitions, batches, staged)
