@@ -20,7 +20,7 @@ import numpy as np
 import psycopg
 
 from banking.model import Window
-from banking.rules import history
+from banking.rules import history_totals
 from banking.rules.columns import Columns, HistoryColumns
 from banking.rules.engine import Scores, score_columns
 from banking.rules.rule_set import RuleSet
@@ -122,12 +122,12 @@ def columns_of(batch: Batch) -> Columns:
 
 def read_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> HistoryColumns:
     """The earlier transactions of the batch's accounts that the rules can see, as columns keyed like
-    the batch (population indices; ids or countries outside the population get keys of their own)."""
+    the batch (population indices; ids or countries outside the population get keys of their own):
+    through the running totals when they give them exactly, else the raw rows."""
     tables = batch.tables
     accounts = [tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()]
-    since, until = batch.window.start - rule_set.lookback, batch.window.start
-    return history.read_history(
-        conn, accounts, tables.account_ids, tables.card_ids, since, until, COUNTRY_CODES
+    return history_totals.read_window_history(
+        conn, accounts, tables.account_ids, tables.card_ids, batch.window, rule_set, COUNTRY_CODES
     )
 
 

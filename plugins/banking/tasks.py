@@ -282,7 +282,8 @@ def apply_retention(
     reference: datetime, retention_days: int, dry_run: bool, conn_id: str = db.DEFAULT_CONN_ID
 ) -> dict[str, Any]:
     with db.hook_connection(conn_id) as conn:
-        result = retention.apply_retention(conn, reference, retention_days, dry_run)
+        lookback = load_rules(os.environ.get(RULES_FILE_ENV) or None).lookback
+        result = retention.apply_retention(conn, reference, retention_days, dry_run, lookback)
     log.info(
         "%s partitions before %s: %s; audit rows: %d; stale staged windows: %d",
         "would drop" if dry_run else "dropped",

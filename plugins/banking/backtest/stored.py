@@ -18,7 +18,7 @@ from banking.model import (
 )
 from banking.rules.columns import Columns
 from banking.rules.engine import Scores, score_columns
-from banking.rules.history import read_history
+from banking.rules.history_totals import read_window_history
 from banking.rules.rule_set import RuleSet
 from banking.stream.batch import COUNTRY_CODES, IdIndex
 
@@ -31,9 +31,8 @@ def score_stored_window(
     accounts = IdIndex.of(sorted({r["account_id"] for r in records}))
     cards = IdIndex.of(sorted({r["card_ref"] for r in records}))
     rows = stored_columns(records, accounts, cards)
-    since = window.start - rule_set.lookback
     account_ids = [r["account_id"] for r in records]
-    past = read_history(conn, account_ids, accounts, cards, since, window.start, rows.countries)
+    past = read_window_history(conn, account_ids, accounts, cards, window, rule_set, rows.countries)
     return score_columns(rows, past, rule_set)
 
 

@@ -45,6 +45,9 @@ class HistoryColumns:
     country: np.ndarray  # int32 index into the batch's `countries`
     since: datetime  # the earliest timestamp that was read
     until: datetime
+    # int64 rows each event stands for (None: every event is one row). An aggregate event of n rows
+    # of one (account, country) has weight n, their summed amount, and card -1 (in no card group).
+    weight: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t_us)

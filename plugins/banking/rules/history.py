@@ -48,6 +48,11 @@ def read_history_columns(
     if ids and since < until:
         params = {"account_ids": ids, "since": since, "until": until, "countries": list(countries)}
         packed = conn.execute(sql("history/account_history_columns"), params, binary=True).fetchone()[0]
+    return unpack_history(packed)
+
+
+def unpack_history(packed: bytes | None) -> HistoryArrays:
+    """The records of ``history/account_history_columns.sql`` (None: no row) as arrays."""
     if packed is not None and len(packed) % _RECORD.itemsize:
         raise ValueError(f"history: {len(packed)} bytes is not a whole number of records")
     rows = np.frombuffer(packed or b"", dtype=_RECORD)

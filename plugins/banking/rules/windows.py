@@ -88,6 +88,10 @@ class Events:
         self.amount = np.empty(self.n, _I64)  # by position
         self.amount[self.pos_b] = amount_b
         self.amount[self.pos_h] = self.history_column("amount_cents")
+        self.weight: np.ndarray | None = None  # by position; None: every event weighs 1
+        if history.weight is not None:
+            self.weight = np.ones(self.n, _I64)
+            self.weight[self.pos_h] = self.history_column("weight")
 
     def history_column(self, name: str) -> np.ndarray:
         """A column of the kept history rows, aligned with t_h."""
@@ -125,6 +129,7 @@ class Grouping:
         self.group_b = group_b[self.order]
         self.at = np.searchsorted(keys, key_b[self.order])  # each row's own key: its window's end
         self._cumsum: np.ndarray | None = None
+        self._cumweight: np.ndarray | None = None
         self._windows: dict[int, np.ndarray] = {}
 
     def _window(self, span_us: int) -> np.ndarray:
@@ -140,13 +145,24 @@ class Grouping:
         result[self.order] = values
         return result
 
+    def _cumulative(self, by_position: np.ndarray) -> np.ndarray:
+        """0, then the running sum over the sorted keys of a per-position value."""
+        return np.concatenate(
+            (np.zeros(1, _I64), np.cumsum(by_position[self.keys & ((1 << self.shift) - 1)]))
+        )
+
     def count(self, span_us: int) -> np.ndarray:
-        """Per batch row: how many earlier events of its group are in (t - span, t]."""
-        return self._in_row_order(self.at - self._window(span_us))
+        """Per batch row: how many earlier rows of its group are in (t - span, t] (the events'
+        weights summed: an event is one row unless the history gives weights)."""
+        weight = self.events.weight
+        if weight is None:
+            return self._in_row_order(self.at - self._window(span_us))
+        if self._cumweight is None:
+            self._cumweight = self._cumulative(weight)
+        return self._in_row_order(self._cumweight[self.at] - self._cumweight[self._window(span_us)])
 
     def total(self, span_us: int) -> np.ndarray:
         """Per batch row: the sum of the amounts of those events (wrapping like int64 sums do)."""
         if self._cumsum is None:
-            amounts = self.events.amount[self.keys & ((1 << self.shift) - 1)]
-            self._cumsum = np.concatenate((np.zeros(1, _I64), np.cumsum(amounts)))
+            self._cumsum = self._cumulative(self.events.amount)
         return self._in_row_order(self._cumsum[self.at] - self._cumsum[self._window(span_us)])

@@ -109,8 +109,8 @@ def refresh_hour_and_day_rollups(cur: psycopg.Cursor, window: Window) -> None:
 def refresh_rollups_before(cur: psycopg.Cursor, cutoff: datetime) -> None:
     """Recompute every hourly and daily rollup before ``cutoff`` (a UTC midnight, so that no day
     straddles it) from what is left below it, with the statements a load uses, under every hour's
-    lock (``load/lock_all_hours``). Retention calls it after dropping partitions and pruning minutes,
-    as loads take their locks after writing their rows: the same order, no deadlock."""
+    lock (``load/lock_all_hours``, which retention takes first, as loads take their hours' locks
+    first). Retention calls it after dropping partitions and pruning minutes."""
     cur.execute(sql("load/lock_all_hours"))
     before = {"first": _BEGINNING, "end": cutoff}
     for statement in (

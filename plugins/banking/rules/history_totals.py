@@ -1,0 +1,243 @@
+"""A window's history through the per-(account, country) running totals (``store.account_totals``),
+so that the history rules never re-read each account's week.
+
+**The read** (:func:`read_window_history`) of a window ``[ws, we)`` for a rule set whose short spans (velocity
+windows, hence everything keyed by card) are at most ``S`` and whose long look-backs (amount_spike,
+new_country) are ``L1 < L2 < ...``: the raw rows of the window's accounts in ``[ws - S, ws)`` and
+in each strip ``[ws - Lk, we - Lk)``, and for each ``k`` one aggregate event per (account, country)
+standing for its rows in ``[we - Lk, P(k-1))`` (``P0 = ws - S``, ``Pk = ws - Lk``), placed at
+``we - Lk`` with weight = their count and amount = their sum. Nothing else: these pieces tile
+``[ws - Lmax, ws)``, the raw history.
+
+Why every row's counts and sums are those of the raw history. The engine counts an event at ``ts``
+for a row at ``t`` and span ``W`` when ``t - W < ts <= t``; rows have ``ws <= t < we``. Raw rows are
+read as they are. A row ``x`` of the aggregate ``k`` has ``we - Lk <= x < P(k-1)``, and its event
+sits at ``e = we - Lk``. For ``W >= Lk``: ``t - W < we - Lk <= e <= x`` and ``x < ws <= t``, so both
+count. For a shorter long span ``W = Lj`` (``j < k``): ``x < P(k-1) <= ws - Lj <= t - W``, and
+``e <= ws - Lj`` when ``Lk - Lj >= we - ws``, so neither counts. For a short span ``W <= S``:
+``x < ws - S <= t - W``, and ``e <= ws - S`` when ``we - L1 <= ws - S``, so neither counts. So under
+the conditions ``we - L1 <= ws - S`` and ``L(k+1) - Lk >= we - ws`` (checked, with whole-minute
+bounds, a window of at most an hour and a state horizon at or before ``we - Lmax``) the aggregate
+event and its rows count for exactly the same (row, span) pairs: every count and sum, hence every
+decision, score, hit and explanation, is the raw history's. The aggregate's card is -1 (no card
+group): only short spans read cards. Otherwise, and for windows longer than an hour (catch-ups, warm
+starts, backfill chunks), the raw read (``rules.history.read_history``) is used, and the debug log says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import numpy as np
+import psycopg
+
+from banking.db import sql, sql_statements
+from banking.model import Window
+from banking.rules.columns import HistoryColumns
+from banking.rules.history import HistoryArrays, read_history, unpack_history
+from banking.rules.rule_set import AmountSpikeParams, NewCountryParams, RuleSet, VelocityParams
+from banking.stream.batch import IdIndex
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW = timedelta(hours=1)  # longer windows read raw history
+_AGGREGATE = np.dtype(
+    [("t_us", ">i8"), ("account", "S16"), ("txns", ">i8"), ("cents", ">i8"), ("country", ">i4")]
+)
+
+
+def read_window_history(
+    conn: psycopg.Connection,
+    account_ids: Iterable[UUID],
+    accounts: IdIndex,
+    cards: IdIndex,
+    window: Window,
+    rule_set: RuleSet,
+    countries: Sequence[str],
+) -> HistoryColumns:
+    """The history that ``rule_set`` sees for ``window`` of ``account_ids``, keyed like
+    :func:`~banking.rules.history.read_history`: through the running totals when they give it
+    exactly (:func:`read_totals_history`), else the raw rows; the same counts and sums either way."""
+    ids = sorted(set(account_ids))
+    past = read_totals_history(conn, ids, accounts, cards, window, rule_set, countries)
+    if past is not None:
+        return past
+    return read_history(conn, ids, accounts, cards, window.start - rule_set.lookback, window.start, countries)
+
+
+def read_totals_history(
+    conn: psycopg.Connection,
+    account_ids: Iterable[UUID],
+    accounts: IdIndex,
+    cards: IdIndex,
+    window: Window,
+    rule_set: RuleSet,
+    countries: Sequence[str],
+) -> HistoryColumns | None:
+    """:func:`read_window_history` through the running totals, or None when they cannot give the
+    history exactly (the debug log says why)."""
+    ids = sorted(set(account_ids))
+    with _snapshot(conn):
+        the_plan = plan_for(conn, window, rule_set)
+        if the_plan is None:
+            return None
+        raw, agg = read(conn, ids, the_plan, countries)
+    log.debug(
+        "window %s: history from the running totals, %d raw rows, %d aggregate events",
+        window,
+        len(raw.t_us),
+        len(agg.t_us),
+    )
+    return _columns(
+        raw,
+        agg,
+        accounts.positions_of(np.concatenate((raw.account, agg.account))),
+        cards.positions_of(raw.card),
+        Window(window.start - rule_set.lookback, window.start),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Spans:
+    """What a rule set looks back over: its short spans' maximum (read raw) and its long look-backs."""
+
+    short: timedelta
+    long: tuple[timedelta, ...]  # distinct, ascending
+
+    @classmethod
+    def of(cls, rule_set: RuleSet) -> Spans:
+        short, long = timedelta(0), set()
+        for rule in rule_set.enabled_rules:
+            p = rule.params
+            if isinstance(p, VelocityParams):
+                short = max(short, timedelta(minutes=p.window_minutes))
+            elif isinstance(p, AmountSpikeParams | NewCountryParams):
+                long.add(timedelta(days=p.lookback_days))
+        return cls(short, tuple(sorted(long)))
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to read for one window: raw ranges, and (lo, hi) ranges read as one aggregate event at lo."""
+
+    raw: tuple[tuple[datetime, datetime], ...]
+    aggregates: tuple[tuple[datetime, datetime], ...]
+
+
+def plan(window: Window, spans: Spans, horizon: datetime | None) -> Plan | str:
+    """The reads that give ``window`` exactly its raw history (see the module docstring), or why not."""
+    ws, we = window.start, window.end
+    width = we - ws
+    if not spans.long:
+        return "no look-back in days: the raw history is short"
+    if width > MAX_WINDOW:
+        return f"the window is longer than {MAX_WINDOW}"
+    if any(t.second or t.microsecond for t in (ws, we)):
+        return "the window is not whole minutes"
+    if we - spans.long[0] > ws - spans.short:
+        return f"the shortest look-back {spans.long[0]} is within {width} of the short spans ({spans.short})"
+    if any(b - a < width for a, b in zip(spans.long, spans.long[1:], strict=False)):
+        return f"two look-backs {spans.long} are closer than the window ({width})"
+    if horizon is not None and we - spans.long[-1] < horizon:
+        return f"the state starts at {horizon:%Y-%m-%d %H:%M}, after {we - spans.long[-1]:%Y-%m-%d %H:%M}"
+    raw = [(ws - spans.short, ws)] if spans.short else []
+    aggregates, upper = [], ws - spans.short
+    for span in spans.long:
+        raw.append((ws - span, we - span))
+        if we - span < upper:
+            aggregates.append((we - span, upper))
+        upper = ws - span
+    return Plan(tuple(raw), tuple(aggregates))
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregates:
+    """Aggregate events: each stands for ``txns`` rows of one (account, country) worth ``cents``."""
+
+    t_us: np.ndarray  # int64, the event's timestamp
+    account: np.ndarray  # S16
+    txns: np.ndarray  # int64
+    cents: np.ndarray  # int64
+    country: np.ndarray  # int32 position in the countries asked for
+
+
+def horizon(conn: psycopg.Connection) -> datetime | None:
+    """The time before which the running totals count nothing (None: they count everything)."""
+    return conn.execute(sql("state/horizon")).fetchone()[0]
+
+
+@contextmanager
+def _snapshot(conn: psycopg.Connection) -> Iterator[None]:
+    """One read-only snapshot for the reads (their own transaction on an autocommit connection, else
+    the caller's), without JIT (``state/snapshot.sql``)."""
+    if not conn.autocommit:
+        conn.execute(sql("state/no_jit"))
+        yield
+        return
+    with conn.transaction():
+        for statement in sql_statements("state/snapshot"):
+            conn.execute(statement)
+        yield
+
+
+def read(
+    conn: psycopg.Connection, account_ids: Sequence[UUID], the_plan: Plan, countries: Sequence[str]
+) -> tuple[HistoryArrays, Aggregates]:
+    """The raw rows and the aggregate events of ``the_plan`` for ``account_ids``: two statements
+    (call it under :func:`_snapshot`)."""
+    ids, codes = sorted(set(account_ids)), list(countries)
+    packed_raw = packed_aggregates = None
+    if ids and the_plan.raw:
+        since, until = zip(*the_plan.raw, strict=True)
+        params = {"account_ids": ids, "since": list(since), "until": list(until), "countries": codes}
+        packed_raw = conn.execute(sql("state/raw_ranges"), params, binary=True).fetchone()[0]
+    if ids and the_plan.aggregates:
+        lo, hi = zip(*the_plan.aggregates, strict=True)
+        params = {"account_ids": ids, "lo": list(lo), "hi": list(hi), "countries": codes}
+        packed_aggregates = conn.execute(sql("state/aggregates"), params, binary=True).fetchone()[0]
+    if packed_aggregates is not None and len(packed_aggregates) % _AGGREGATE.itemsize:
+        raise ValueError(f"state: {len(packed_aggregates)} bytes is not a whole number of records")
+    rows = np.frombuffer(packed_aggregates or b"", dtype=_AGGREGATE)
+    aggregates = Aggregates(
+        t_us=rows["t_us"].astype(np.int64),
+        account=rows["account"].copy(),
+        txns=rows["txns"].astype(np.int64),
+        cents=rows["cents"].astype(np.int64),
+        country=rows["country"].astype(np.int32),
+    )
+    return unpack_history(packed_raw), aggregates
+
+
+def plan_for(conn: psycopg.Connection, window: Window, rule_set: RuleSet) -> Plan | None:
+    """The state read of ``window`` for ``rule_set``'s own spans, or None (logged) when only the raw
+    history is exact."""
+    the_plan = plan(window, Spans.of(rule_set), horizon(conn))
+    if isinstance(the_plan, str):
+        log.debug("window %s: raw history (%s)", window, the_plan)
+        return None
+    return the_plan
+
+
+def _columns(
+    raw: HistoryArrays, agg: Aggregates, account: np.ndarray, raw_card: np.ndarray, span: Window
+) -> HistoryColumns:
+    """Raw rows (weight 1) and aggregate events (card -1) as one history sorted by time; ``account``
+    holds the keys of both, raw rows first."""
+    n_raw = len(raw.t_us)
+    t_us = np.concatenate((raw.t_us, agg.t_us))
+    order = np.argsort(t_us, kind="stable")
+    return HistoryColumns(
+        t_us=t_us[order],
+        account=account[order],
+        card=np.concatenate((raw_card, np.full(len(agg.t_us), -1, np.int64)))[order],
+        amount_cents=np.concatenate((raw.amount_cents, agg.cents))[order],
+        country=np.concatenate((raw.country, agg.country))[order],
+        since=span.start,
+        until=span.end,
+        weight=np.concatenate((np.ones(n_raw, np.int64), agg.txns))[order],
+    )

@@ -1,0 +1,321 @@
+"""The running totals (store.account_totals, read by rules.history_totals) give every window exactly the scores of the raw history, whatever
+order time was loaded in, and stay equal to a recomputation from banking_data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from banking import pipeline
+from banking.backtest.stored import score_stored_window, stored_columns
+from banking.db import sql
+from banking.model import EPOCH, Window
+from banking.rules import history, history_totals
+from banking.rules.columns import HistoryColumns
+from banking.rules.engine import Scores, score_columns
+from banking.rules.rule_set import RuleSet
+from banking.store import loader, partitions, retention
+from banking.stream.batch import COUNTRY_CODES, Batch, IdIndex
+from tests.conftest import DAY, SMALL
+from tests.unit.test_weighted_history import assert_same_scores, other_lookbacks
+
+T = DAY + timedelta(days=10, hours=12)  # "now": ten days of room before it
+FRAUDY = SMALL.with_overrides({"fraud_rate": 0.3, "rate_per_minute": 90})
+HISTORY_RULES = ("amount_spike", "new_country")
+_US = timedelta(microseconds=1)
+
+
+def at(minutes: float, days: float = 0) -> Window:
+    """The ten minutes from T + days + minutes."""
+    start = T + timedelta(days=days, minutes=minutes)
+    return Window(start, start + timedelta(minutes=10))
+
+
+def span(a: float, b: float, days: float = 0) -> Window:
+    return Window(T + timedelta(days=days, minutes=a), T + timedelta(days=days, minutes=b))
+
+
+def _accounts(batch: Batch) -> list:
+    return [batch.tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()]
+
+
+def raw_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> HistoryColumns:
+    """The raw read: every earlier row of the batch's accounts in the look-back (the reference)."""
+    t, w = batch.tables, batch.window
+    return history.read_history(
+        conn, _accounts(batch), t.account_ids, t.card_ids, w.start - rule_set.lookback, w.start, COUNTRY_CODES
+    )
+
+
+def totals_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> HistoryColumns | None:
+    """The read through the running totals, None when they cannot give the history exactly."""
+    t = batch.tables
+    return history_totals.read_totals_history(
+        conn, _accounts(batch), t.account_ids, t.card_ids, batch.window, rule_set, COUNTRY_CODES
+    )
+
+
+def load(conn: psycopg.Connection, rule_set: RuleSet, *windows: Window, settings=SMALL) -> None:
+    for window in windows:
+        pipeline.run_window(conn, settings, rule_set, window)
+
+
+def unmatched(conn: psycopg.Connection) -> int:
+    """How many running totals differ from a recomputation from banking_data."""
+    return conn.execute(sql("state/verify")).fetchone()[0]
+
+
+def both_ways(conn: psycopg.Connection, window: Window, rule_set: RuleSet, settings=SMALL) -> Scores:
+    """Score the window's batch with the raw history and with the state: the same scores, or fail."""
+    batch, _ = pipeline.generate(settings, window)
+    return compare(conn, batch, rule_set)
+
+
+def compare(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> Scores:
+    raw = score_columns(pipeline.columns_of(batch), raw_history(conn, batch, rule_set), rule_set)
+    past = totals_history(conn, batch, rule_set)
+    assert past is not None, "the state should serve this window"
+    assert past.weight is not None
+    assert_same_scores(raw, score_columns(pipeline.columns_of(batch), past, rule_set))
+    return raw
+
+
+def history_hits(scores: list[Scores]) -> dict[str, int]:
+    return {r: sum(s.summary.hits_by_rule.get(r, 0) for s in scores) for r in HISTORY_RULES}
+
+
+def week(conn: psycopg.Connection, rule_set: RuleSet, days: tuple[float, ...] = (7,)) -> None:
+    """Scattered history: around each look-back boundary before T, a few hours ago, the last hour."""
+    for d in days:
+        load(conn, rule_set, span(-15, 15, -d))
+    load(conn, rule_set, span(-600, -560), span(-180, -120), span(-60, -30), span(-30, 0))
+
+
+def test_windows_loaded_in_order_cross_the_week_boundary(db: psycopg.Connection, rule_set) -> None:
+    week(db, rule_set)
+    scored = []
+    for i in range(4):  # each window's rows look back across T - 7 days + i * 10 minutes
+        scored.append(both_ways(db, at(10 * i), rule_set))
+        load(db, rule_set, at(10 * i))
+    assert unmatched(db) == 0
+    hits = history_hits(scored)
+    assert all(hits.values()), hits
+    window = at(40)
+    batch, _ = pipeline.generate(SMALL, window)
+    past = totals_history(db, batch, rule_set)
+    assert past is not None and int(past.weight.max()) > 1  # aggregates do stand for several rows
+    raw = raw_history(db, batch, rule_set)
+    assert len(past) < len(raw) and int(past.weight.sum()) == len(raw)
+
+
+def test_reruns_overlaps_and_loads_of_the_past(db: psycopg.Connection, rule_set) -> None:
+    week(db, rule_set)
+    load(db, rule_set, span(30, 40))
+    load(db, rule_set, span(0, 10))  # the past after the present
+    load(db, rule_set, span(-200, -190))  # and further back, inside the aggregated range
+    assert unmatched(db) == 0
+    scored = [both_ways(db, span(41, 42), rule_set), both_ways(db, span(121, 131), rule_set)]
+    load(db, rule_set, span(30, 40), settings=FRAUDY)  # a rerun with other rows
+    load(db, rule_set, span(35, 45))  # overlapping it
+    load(db, rule_set, span(-170, -150), settings=FRAUDY)  # a backfill in the middle of the state
+    load(db, rule_set, span(-165, -160))  # overlapping that
+    assert unmatched(db) == 0
+    scored += [both_ways(db, span(41, 42), rule_set), both_ways(db, span(121, 131), rule_set)]
+    load(db, rule_set, span(-15, 15, -7), settings=FRAUDY)  # the week boundary itself, reloaded
+    assert unmatched(db) == 0
+    scored.append(both_ways(db, span(0, 10), rule_set))
+    assert all(history_hits(scored).values())
+
+
+def edited(batch: Batch, rows: dict[int, tuple[int, int, int]]) -> Batch:
+    """The batch with row i moved to (t_us, account, card) for each entry, re-sorted: a hand-made batch."""
+    t_us, account, card = batch.t_us.copy(), batch.account.copy(), batch.card.copy()
+    for i, (t, a, c) in rows.items():
+        t_us[i], account[i], card[i] = t, a, c
+    by_id = np.argsort(np.ascontiguousarray(batch.uniq).view("S16").ravel(), kind="stable")
+    order = by_id[np.argsort(t_us[by_id], kind="stable")]
+    fields = {"t_us": t_us, "account": account, "card": card}
+    names = (
+        "uniq",
+        "trans_type",
+        "channel",
+        "amount_cents",
+        "amount_crr_cents",
+        "merchant",
+        "present",
+        "scenario",
+    )
+    return replace(
+        batch, **{k: v[order] for k, v in fields.items()}, **{k: getattr(batch, k)[order] for k in names}
+    )
+
+
+def load_batch(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> None:
+    scores = pipeline.score(conn, batch, rule_set)
+    loader.replace_window(conn, batch, scores, pipeline.summarize(batch, scores, SMALL))
+
+
+def us(t) -> int:
+    return (t - EPOCH) // _US
+
+
+def test_rows_exactly_on_the_edges(db: psycopg.Connection, rule_set) -> None:
+    """History rows at exactly t - 7 days and t - 1 h of a scored row t (in no window, and in the
+    shorter one), and at the bounds ws - 7 days, we - 7 days and ws - 1 h of the read."""
+    week(db, rule_set)
+    window = Window(T, T + timedelta(minutes=5))
+    batch, _ = pipeline.generate(SMALL, window)
+    L, S = timedelta(days=7), timedelta(hours=1)
+    for lag, bounds in ((L, (window.start - L, window.end - L)), (S, (window.start - S, window.end - S))):
+        piece = Window(bounds[0], bounds[1] + timedelta(minutes=5))
+        past, _ = pipeline.generate(SMALL, piece)
+        moves = {}
+        for j, i in enumerate(range(0, len(batch), 3)):  # every third row gets a twin at t - lag
+            moves[j] = (int(batch.t_us[i]) - us(T) + us(T - lag), int(batch.account[i]), int(batch.card[i]))
+        base = len(moves)
+        for k, edge in enumerate((bounds[0], bounds[1])):
+            for j in range(5):
+                i = (7 * j + k) % len(batch)
+                moves[base + 5 * k + j] = (us(edge), int(batch.account[i]), int(batch.card[i]))
+        assert len(moves) < len(past)
+        load_batch(db, edited(past, moves), rule_set)
+    assert unmatched(db) == 0
+    scores = compare(db, batch, rule_set)
+    read = totals_history(db, batch, rule_set)
+    for edge in (window.start - L, window.end - L, window.start - S):
+        assert (read.t_us == us(edge)).sum() >= 5, edge
+    assert scores.summary.hits_by_rule["velocity_account"] + sum(history_hits([scores]).values()) > 0
+
+
+def test_an_account_with_no_state(db: psycopg.Connection, rule_set) -> None:
+    load(db, rule_set, span(-15, 15, -7), span(-30, 0))
+    window = at(0)
+    batch, _ = pipeline.generate(SMALL, window)
+    known = {r[0] for r in db.execute("SELECT DISTINCT account_id FROM banking_account_countries")}
+    accounts = {batch.tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()}
+    assert accounts - known, "some of the window's accounts should have no state"
+    compare(db, batch, rule_set)
+
+
+def test_a_rule_file_with_other_look_backs(db: psycopg.Connection, rule_set) -> None:
+    three_ten = other_lookbacks(3, 10)
+    assert history_totals.Spans.of(three_ten).long == (timedelta(days=3), timedelta(days=10))
+    week(db, rule_set, days=(3, 7, 10))
+    scored = []
+    for i in range(3):
+        scored.append(both_ways(db, at(10 * i), three_ten))
+        both_ways(db, at(10 * i), rule_set)  # the live rules, from the same state
+        load(db, three_ten, at(10 * i))
+    assert all(history_hits(scored).values()), history_hits(scored)
+    assert unmatched(db) == 0
+
+
+def test_after_retention(db: psycopg.Connection, rule_set) -> None:
+    week(db, rule_set, days=(7, 9.5))
+    with pytest.raises(ValueError, match="shorter than the rules' look-back"):
+        retention.apply_retention(db, T, 3, lookback=rule_set.lookback)
+    before = db.execute("SELECT count(*) FROM banking_account_totals").fetchone()[0]
+    result = retention.apply_retention(db, T, 8, lookback=rule_set.lookback)
+    assert result.partitions  # the day of T - 9.5 days went
+    after = db.execute("SELECT count(*) FROM banking_account_totals").fetchone()[0]
+    assert 0 < after < before
+    assert unmatched(db) == 0
+    for i in range(3):
+        both_ways(db, at(10 * i), rule_set)
+        load(db, rule_set, at(10 * i))
+    load(db, rule_set, span(-15, 15, -9.5))  # time before the horizon again: the state ignores it
+    load(db, rule_set, span(-100, -90))
+    assert unmatched(db) == 0
+    both_ways(db, at(30), rule_set)
+    window = at(0, days=-2.5)  # reads before the horizon: the raw history
+    batch, _ = pipeline.generate(SMALL, window)
+    assert totals_history(db, batch, rule_set) is None
+
+
+def test_backtests_read_the_state_with_the_candidate_look_backs(db: psycopg.Connection, rule_set) -> None:
+    """A backtest scores stored rows through the running totals with the candidate's own look-backs:
+    the same scores as through the raw history."""
+    three_ten = other_lookbacks(3, 10)
+    week(db, rule_set, days=(3, 7, 10))
+    window = at(0)
+    load(db, rule_set, window)
+    params = {"chunk_start": window.start, "chunk_end": window.end, "range_end": window.end}
+    with db.cursor(row_factory=dict_row) as cur:
+        records = cur.execute(sql("backtest/chunk_rows"), {**params, "rows_end": window.end}).fetchall()
+    assert records
+    accounts = IdIndex.of(sorted({r["account_id"] for r in records}))
+    cards = IdIndex.of(sorted({r["card_ref"] for r in records}))
+    ids = sorted({r["account_id"] for r in records})
+    hits = 0
+    for candidate in (three_ten, rule_set):
+        assert history_totals.plan_for(db, window, candidate) is not None
+        rows = stored_columns(records, accounts, cards)
+        since = window.start - candidate.lookback
+        raw = history.read_history(db, ids, accounts, cards, since, window.start, rows.countries)
+        via_raw = score_columns(rows, raw, candidate)
+        via_state = score_stored_window(db, window, records, candidate)
+        assert_same_scores(via_raw, via_state)
+        hits += sum(via_state.summary.hits_by_rule[r] for r in HISTORY_RULES)
+    assert hits > 0
+
+
+def test_the_migration_builds_the_state_of_what_is_loaded(db: psycopg.Connection, rule_set) -> None:
+    from banking.store import schema
+
+    week(db, rule_set)
+    load(db, rule_set, span(-300, -290), settings=FRAUDY)
+    db.execute("DELETE FROM banking_account_totals")
+    db.execute("DELETE FROM banking_account_countries")
+    assert unmatched(db) > 0
+    db.execute("DELETE FROM banking_schema_migrations WHERE version = 13")
+    assert schema.apply_migrations(db) == ["0013_account_totals"]
+    assert db.execute("SELECT count(*) FROM banking_account_totals").fetchone()[0] > 0
+    assert unmatched(db) == 0
+    both_ways(db, at(0), rule_set)
+
+
+def test_concurrent_loads_of_other_days_take_turns_on_the_state(
+    empty_db: tuple[str, psycopg.Connection], db: psycopg.Connection, pg, rule_set
+) -> None:
+    """A load of the past and a load of the present, at once: the second waits for the state's lock
+    until the first commits, then builds on its totals."""
+    import threading
+
+    name, _ = empty_db
+    week(db, rule_set)
+    past, present = span(-200, -190, -1), span(0, 10)
+    for window in (past, present):
+        partitions.ensure_partitions(db, window)
+    outcome: list[object] = []
+    with pg.connect(name) as first:
+        first.autocommit = False
+        pipeline.run_window(first, FRAUDY, rule_set, past)  # not committed: its locks are held
+
+        def second() -> None:
+            try:
+                with pg.connect(name) as conn:
+                    outcome.append(pipeline.run_window(conn, SMALL, rule_set, present).load.inserted)
+            except BaseException as exc:  # noqa: BLE001 - asserted below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        waiting: list[tuple] = []
+        for _ in range(400):
+            waiting = db.execute(
+                "SELECT classid::bigint = hashtext('banking_account_totals')::oid::bigint, objid::bigint "
+                "FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchall()
+            if waiting:
+                break
+            thread.join(0.05)
+        assert waiting == [(True, 0)], "the second load should wait for the state's lock"
+        first.commit()
+        thread.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], int) and outcome[0] > 0, outcome
+    assert unmatched(db) == 0
