@@ -271,9 +271,10 @@ def warm_start(reference: datetime, conn_id: str = db.DEFAULT_CONN_ID) -> dict[s
         )
     else:
         log.info(
-            "warm start: nothing to do (%s=%s, or the database already has older data)",
+            "warm start: nothing to do (%s=%g, or the database already has data before %s)",
             WARM_START_DAYS_ENV,
-            duration,
+            duration / timedelta(days=1),
+            (end - duration).isoformat(),
         )
     return {"rows": rows, "windows": len(reports), "end": end.isoformat()}
 
