@@ -271,10 +271,10 @@ def warm_start(reference: datetime, conn_id: str = db.DEFAULT_CONN_ID) -> dict[s
         )
     else:
         log.info(
-            "warm start: nothing to do (%s=%g, or the database already has data before %s)",
+            "warm start: nothing to load (%s=%g): the database already holds the time up to %s, or older data",
             WARM_START_DAYS_ENV,
             duration / timedelta(days=1),
-            (end - duration).isoformat(),
+            end.isoformat(),
         )
     return {"rows": rows, "windows": len(reports), "end": end.isoformat()}
 
