@@ -21,7 +21,7 @@ from banking.rules.engine import Scores, score_columns
 from banking.rules.rule_set import RuleSet
 from banking.store import loader, partitions, retention
 from banking.stream.batch import COUNTRY_CODES, Batch, IdIndex
-from tests.conftest import DAY, SMALL
+from tests.helpers import DAY, SMALL
 from tests.unit.test_weighted_history import assert_same_scores, other_lookbacks
 
 T = DAY + timedelta(days=10, hours=12)  # "now": ten days of room before it
