@@ -55,9 +55,10 @@ def raw_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> Hi
 def totals_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> HistoryColumns | None:
     """The read through the running totals, None when they cannot give the history exactly."""
     t = batch.tables
-    return history_totals.read_totals_history(
+    past = history_totals.read_window_history(
         conn, _accounts(batch), t.account_ids, t.card_ids, batch.window, rule_set, COUNTRY_CODES
     )
+    return past if past.weight is not None else None  # weights: read through the totals
 
 
 def load(conn: psycopg.Connection, rule_set: RuleSet, *windows: Window, settings=SMALL) -> None:

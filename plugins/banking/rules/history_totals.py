@@ -62,31 +62,16 @@ def read_window_history(
 ) -> HistoryColumns:
     """The history that ``rule_set`` sees for ``window`` of ``account_ids``, keyed like
     :func:`~banking.rules.history.read_history`: through the running totals when they give it
-    exactly (:func:`read_totals_history`), else the raw rows; the same counts and sums either way."""
+    exactly (then the columns carry weights), else the raw rows (the debug log says why); the same
+    counts and sums either way."""
     ids = sorted(set(account_ids))
-    past = read_totals_history(conn, ids, accounts, cards, window, rule_set, countries)
-    if past is not None:
-        return past
-    return read_history(conn, ids, accounts, cards, window.start - rule_set.lookback, window.start, countries)
-
-
-def read_totals_history(
-    conn: psycopg.Connection,
-    account_ids: Iterable[UUID],
-    accounts: IdIndex,
-    cards: IdIndex,
-    window: Window,
-    rule_set: RuleSet,
-    countries: Sequence[str],
-) -> HistoryColumns | None:
-    """:func:`read_window_history` through the running totals, or None when they cannot give the
-    history exactly (the debug log says why)."""
-    ids = sorted(set(account_ids))
+    since = window.start - rule_set.lookback
     with _snapshot(conn):
         the_plan = plan_for(conn, window, rule_set)
-        if the_plan is None:
-            return None
-        raw, agg = read(conn, ids, the_plan, countries)
+        if the_plan is not None:
+            raw, agg = read(conn, ids, the_plan, countries)
+    if the_plan is None:
+        return read_history(conn, ids, accounts, cards, since, window.start, countries)
     log.debug(
         "window %s: history from the running totals, %d raw rows, %d aggregate events",
         window,
@@ -98,7 +83,7 @@ def read_totals_history(
         agg,
         accounts.positions_of(np.concatenate((raw.account, agg.account))),
         cards.positions_of(raw.card),
-        Window(window.start - rule_set.lookback, window.start),
+        Window(since, window.start),
     )
 
 
