@@ -138,37 +138,39 @@ def one_population(
     for shorter, longer in zip(lengths, lengths[1:], strict=False):
         if longer - shorter < windows * MINUTE:
             raise ValueError(f"history {label(longer)} must exceed {label(shorter)} by the windows' minutes")
-    results = {timedelta(0): empty_windows(admin, f"{dbname}_empty", settings, rule_set, windows)}
-    figures: list[tuple[str, float]] = []
+    empty = empty_windows(admin, f"{dbname}_empty", settings, rule_set, windows)
+    figures = window_figures(f"{n_accounts},0", empty, None)
     recreate(admin, dbname)
     try:
         with connect(admin, dbname) as conn:
             schema.apply_migrations(conn)
             schema.seed_population(conn, settings)
             for history in lengths:
-                end = BASE + history
+                key, end = f"{n_accounts},{label(history)}", BASE + history
                 started = time.perf_counter()
                 pipeline.warm_start(
                     conn, settings, rule_set, end, history, step=min(history, timedelta(days=1))
                 )
-                loaded_s = time.perf_counter() - started
-                figures.append(emit(f"steady_history_load_s[{n_accounts},{label(history)}]", loaded_s))
+                figures.append(emit(f"steady_history_load_s[{key}]", time.perf_counter() - started))
                 _, rows = conn.execute(sql("bench/steady_state_size")).fetchone()
-                figures.append(emit(f"steady_history_rows[{n_accounts},{label(history)}]", int(rows)))
-                results[history] = measure_windows(conn, settings, rule_set, end, windows)
+                figures.append(emit(f"steady_history_rows[{key}]", int(rows)))
+                figures += window_figures(key, measure_windows(conn, settings, rule_set, end, windows), empty)
             size, rows = conn.execute(sql("bench/steady_state_size")).fetchone()
     finally:
         drop(admin, dbname)
-    empty = results[timedelta(0)]
-    for history, medians in results.items():
-        key = f"{n_accounts},{label(history)}"
-        for stage in (*STAGES, "total"):
-            figures.append(emit(f"steady_window_s[{key},{stage}]", medians[stage]))
-        figures.append(emit(f"steady_window_rows[{key}]", medians["rows"]))
-        if history > timedelta(0):
-            figures.append(emit(f"steady_ratio_to_empty[{key}]", medians["total"] / empty["total"]))
     if rows:
         figures.append(emit(f"steady_state_mb_per_million[{n_accounts}]", size / 1e6 / (rows / 1e6)))
+    return figures
+
+
+def window_figures(
+    key: str, medians: dict[str, float], empty: dict[str, float] | None
+) -> list[tuple[str, float]]:
+    """Print the windows' medians, and their total's ratio to the empty look-back's unless they are it."""
+    figures = [emit(f"steady_window_s[{key},{stage}]", medians[stage]) for stage in (*STAGES, "total")]
+    figures.append(emit(f"steady_window_rows[{key}]", medians["rows"]))
+    if empty is not None:
+        figures.append(emit(f"steady_ratio_to_empty[{key}]", medians["total"] / empty["total"]))
     return figures
 
 
