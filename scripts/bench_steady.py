@@ -16,6 +16,9 @@ as in live running. Figures, as ``name: value`` lines:
 - ``steady_history_load_s[<population>,<history>]``: the seconds ``warm_start`` took to extend the
   loaded history to this length (only the part not loaded before), ``steady_history_rows`` the
   rows in ``banking_data`` once it is loaded;
+- ``steady_analyze_s[<population>,<history>]`` (with ``--analyze``): a VACUUM ANALYZE of the tables a
+  window reads after the history load, what autovacuum does in live running, so that the windows do
+  not pay for a bulk load's stale statistics;
 - ``steady_state_mb_per_million[<population>]``: the running totals' size on disk
   (``banking_account_totals`` + ``banking_account_countries``, with indexes) per million rows in
   ``banking_data``, after the longest history.
@@ -130,6 +133,7 @@ def one_population(
     n_accounts: int,
     histories: list[timedelta],
     windows: int,
+    analyze: bool = False,
 ) -> list[tuple[str, float]]:
     """The figures of one population size, on a fresh database ``dbname`` (dropped afterwards)."""
     settings = GeneratorSettings(rate_per_minute=rate, n_accounts=n_accounts)
@@ -154,6 +158,10 @@ def one_population(
                 figures.append(emit(f"steady_history_load_s[{key}]", time.perf_counter() - started))
                 _, rows = conn.execute(sql("bench/steady_state_size")).fetchone()
                 figures.append(emit(f"steady_history_rows[{key}]", int(rows)))
+                if analyze:
+                    started = time.perf_counter()
+                    conn.execute(sql("bench/steady_settle"))
+                    figures.append(emit(f"steady_analyze_s[{key}]", time.perf_counter() - started))
                 figures += window_figures(key, measure_windows(conn, settings, rule_set, end, windows), empty)
             size, rows = conn.execute(sql("bench/steady_state_size")).fetchone()
     finally:
@@ -198,12 +206,13 @@ def steady(
     histories: list[timedelta],
     populations: list[int],
     windows: int,
+    analyze: bool = False,
 ) -> list[tuple[str, float]]:
     """The section: every population's figures (printed as they come, and returned)."""
     figures: list[tuple[str, float]] = []
     for n_accounts in populations:
         figures += one_population(
-            admin, f"{dbname_prefix}_{n_accounts}", rate, n_accounts, histories, windows
+            admin, f"{dbname_prefix}_{n_accounts}", rate, n_accounts, histories, windows, analyze
         )
     return figures
 
@@ -222,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--windows", type=int, default=5, help="one-minute windows measured after each history"
     )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="VACUUM ANALYZE after each history load, before its windows (else they run right after it)",
+    )
     args = parser.parse_args(argv)
     histories = [parse_duration(h) for h in args.histories.split(",")]
     steady(
@@ -231,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         histories,
         parse_populations(args.populations),
         args.windows,
+        args.analyze,
     )
     return 0
 
