@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import psycopg
+import pytest
 from psycopg.conninfo import make_conninfo
 
 from tests.dags.conftest import ROOT
@@ -16,8 +17,9 @@ PREFIX = "bench_steady_test"
 STAGES = ("generate", "score", "load", "total")
 
 
-def run_section(pg: TestServer) -> dict[str, float]:
+def run_section(pg: TestServer, analyze: bool) -> dict[str, float]:
     args = ["--rate", "60", "--histories", "0,1h", "--populations", "300", "--windows", "2"]
+    args += ["--analyze"] if analyze else []
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_steady.py"), "--admin", make_conninfo(**pg.admin)]
         + ["--db", PREFIX, *args],
@@ -30,8 +32,9 @@ def run_section(pg: TestServer) -> dict[str, float]:
     return {name: float(value) for name, value in lines}
 
 
-def test_steady_quick_prints_every_figure_and_true_ratios(pg: TestServer) -> None:
-    figures = run_section(pg)
+@pytest.mark.parametrize("analyze", [False, True], ids=["right_after_load", "analyze"])
+def test_steady_quick_prints_every_figure_and_true_ratios(pg: TestServer, analyze: bool) -> None:
+    figures = run_section(pg, analyze)
     expected = {f"steady_window_s[300,{h},{s}]" for h in ("0", "1h") for s in STAGES}
     expected |= {"steady_window_rows[300,0]", "steady_window_rows[300,1h]", "steady_ratio_to_empty[300,1h]"}
     expected |= {
@@ -39,6 +42,7 @@ def test_steady_quick_prints_every_figure_and_true_ratios(pg: TestServer) -> Non
         "steady_history_rows[300,1h]",
         "steady_state_mb_per_million[300]",
     }
+    expected |= {"steady_analyze_s[300,1h]"} if analyze else set()
     assert set(figures) == expected, figures
     assert all(math.isfinite(v) and v > 0 for v in figures.values()), figures
     # One hour at about 60 a minute (the time-of-day curve makes noon busier than the mean).
