@@ -23,10 +23,13 @@ because the machines are shared and noisy. Sections:
   (in a database of its own, ``<db>_dashboard``), for the dashboard's default range and for the
   last 30 days, each panel with the ``$__interval`` Grafana would give it;
 - ``freshness_*``: lag from a scheduled run's window end to its commit, with Airflow's scheduler;
-- ``dag_parse_seconds``: each DAG file's parse time.
+- ``dag_parse_seconds``: each DAG file's parse time;
+- ``steady_*``: one-minute windows at ``--steady-rate`` (1,000/min) after 0, 1 hour, 1 day and 7 days
+  of history, per stage and as a ratio to the empty look-back (``scripts/bench_steady.py``).
 
 Uses ``BANKING_BENCH_DSN`` when set, else an embedded PostgreSQL in ``.data/bench`` (kept, so a
-second run reuses the loaded rows). ``--quick`` runs every section on a tiny size (the tests do).
+second run reuses the loaded rows). ``--quick`` runs every section but ``steady`` on a tiny size (the
+tests do; ``tests/bench/test_steady_quick.py`` runs ``steady`` tiny).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from banking.rules import config  # noqa: E402
 from banking.store import copy_format, partitions, schema  # noqa: E402
 from banking.stream.settings import GeneratorSettings  # noqa: E402
 from grafana import build_dashboard  # noqa: E402
-from scripts import bench_sql, embedded_postgres  # noqa: E402
+from scripts import bench_sql, bench_steady, embedded_postgres  # noqa: E402
 
 STREAM_RATE = 100.0  # transactions per minute for the throughput batches
 ROUND_DAYS = 10  # days between two rounds' windows: a 100k batch's two windows and their 7 days of history
@@ -578,8 +581,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copy-repeats", type=int, default=7, help="COPYs of each copy_cost variant")
     parser.add_argument("--freshness-runs", type=int, default=10)
     parser.add_argument(
-        "--sections", default="throughput,copy_cost,dashboard,freshness,parse", help="which sections to run"
+        "--sections",
+        default="throughput,copy_cost,dashboard,freshness,parse,steady",
+        help="which sections to run",
     )
+    parser.add_argument("--steady-rate", type=float, default=1000.0, help="steady: transactions per minute")
+    parser.add_argument("--steady-histories", default="0,1h,1d,7d", help="steady: history lengths")
+    parser.add_argument("--steady-populations", default="default,5000", help="steady: account counts")
     parser.add_argument("--one-batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch-index", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--admin", help=argparse.SUPPRESS)
@@ -620,6 +628,15 @@ def main(argv: list[str] | None = None) -> int:
             copy_cost(admin, dbname, args.copy_repeats)
         if "parse" in sections:
             parse_times()
+        if "steady" in sections and not args.quick:  # tests/bench/test_steady_quick.py runs it tiny
+            bench_steady.steady(
+                admin,
+                dbname + "_steady",
+                args.steady_rate,
+                [bench_steady.parse_duration(h) for h in args.steady_histories.split(",")],
+                bench_steady.parse_populations(args.steady_populations),
+                windows=5,
+            )
     finally:
         if server is not None:
             server.cleanup()

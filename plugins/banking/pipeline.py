@@ -238,4 +238,6 @@ def warm_start(
             time.perf_counter() - started,
         )
         start = window.end
+    if reports:
+        loader.analyze_after_bulk_load(conn)
     return reports

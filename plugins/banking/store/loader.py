@@ -155,3 +155,9 @@ def _replace(
 
 def _bounds(window: Window) -> dict:
     return {"start": window.start, "end": window.end}
+
+
+def analyze_after_bulk_load(conn: psycopg.Connection) -> None:
+    """Fresh planner statistics for the tables a window reads (``load/analyze_history``)."""
+    for statement in sql_statements("load/analyze_history"):
+        conn.execute(statement)

@@ -1,0 +1,254 @@
+"""The ``steady`` section of the benchmark: what a live one-minute window costs after history is loaded.
+
+For each population size: ``--windows`` one-minute windows with an empty look-back, in a fresh
+database of their own (after one window outside their look-back that warms the process); then, on
+another fresh database, the histories in increasing length, loaded cumulatively with
+``pipeline.warm_start`` (the 1-day history extends the 1-hour one, and so on, so that the longest is
+loaded once), each followed by ``--windows`` one-minute windows right after its end. History ``k``
+ends at ``T_k = BASE + history_k``: its look-back ``[BASE, T_k)`` holds the earlier histories and
+their measured windows (all at the same rate), and nothing is ever loaded after a measured window,
+as in live running. Figures, as ``name: value`` lines:
+
+- ``steady_window_s[<population>,<history>,<stage>]``: medians over the windows of each stage's
+  seconds (generate, score, load) and of their ``total``;
+- ``steady_ratio_to_empty[<population>,<history>]``: the median ``total`` over the empty look-back's
+  median ``total``, both measured in the same run (the machine is shared and noisy);
+- ``steady_history_load_s[<population>,<history>]``: the seconds ``warm_start`` took to extend the
+  loaded history to this length (only the part not loaded before), ``steady_history_rows`` the
+  rows in ``banking_data`` once it is loaded;
+- ``steady_analyze_s[<population>,<history>]`` (with ``--analyze``): a VACUUM ANALYZE of the tables a
+  window reads after the history load, what autovacuum does in live running, so that the windows do
+  not pay for a bulk load's stale statistics;
+- ``steady_state_mb_per_million[<population>]``: the running totals' size on disk
+  (``banking_account_totals`` + ``banking_account_countries``, with indexes) per million rows in
+  ``banking_data``, after the longest history.
+
+Run alone: ``python scripts/bench_steady.py --rate 1000 --histories 0,1h,1d,7d --populations
+default,5000 --windows 5`` (the admin conninfo from ``--admin`` or ``BANKING_BENCH_DSN``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "plugins"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import psycopg  # noqa: E402
+from psycopg import sql as psql  # noqa: E402
+from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+
+from banking import pipeline  # noqa: E402
+from banking.model import Window  # noqa: E402
+from banking.rules import config  # noqa: E402
+from banking.rules.rule_set import RuleSet  # noqa: E402
+from banking.store import schema  # noqa: E402
+from banking.stream.settings import GeneratorSettings  # noqa: E402
+from scripts import embedded_postgres  # noqa: E402
+from scripts.bench_sql import sql  # noqa: E402
+
+DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1/postgres"
+# Every history starts here. The generator's rate follows a time-of-day curve: from noon, the
+# windows after 1 hour of history (13:00, intensity 1.35) and after whole days and the empty
+# look-back (12:00, 1.4) see about as many rows, 1.4 times the mean rate (``steady_window_rows``).
+BASE = datetime(2026, 6, 1, 12, tzinfo=UTC)
+EMPTY_GAP = timedelta(days=60)  # the warming window lies this long before the empty look-back's
+STAGES = ("generate", "score", "load")
+MINUTE = timedelta(minutes=1)
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def emit(name: str, value: float | int) -> tuple[str, float]:
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    print(f"{name}: {text}", flush=True)
+    return name, float(value)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``0``, ``90s``, ``30m``, ``1h``, ``7d``."""
+    if text.strip() == "0":
+        return timedelta(0)
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use 0, 30m, 1h, 7d ...)")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def label(duration: timedelta) -> str:
+    """The inverse of :func:`parse_duration`, in the largest whole unit."""
+    seconds = int(duration.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s" if seconds else "0"
+
+
+def parse_populations(text: str) -> list[int]:
+    """``default,5000`` -> account counts, ``default`` being GeneratorSettings' own; duplicates once."""
+    sizes = [GeneratorSettings().n_accounts if p.strip() == "default" else int(p) for p in text.split(",")]
+    return list(dict.fromkeys(sizes))
+
+
+def connect(admin: dict[str, str], dbname: str) -> psycopg.Connection:
+    return psycopg.connect(make_conninfo(**{**admin, "dbname": dbname}), autocommit=True)
+
+
+def recreate(admin: dict[str, str], dbname: str) -> None:
+    drop(admin, dbname)
+    embedded_postgres.ensure_database(admin, dbname)
+
+
+def drop(admin: dict[str, str], dbname: str) -> None:
+    with psycopg.connect(make_conninfo(**admin), autocommit=True) as conn:
+        conn.execute(psql.SQL(sql("drop_database")).format(dbname=psql.Identifier(dbname)))
+
+
+def measure_windows(
+    conn: psycopg.Connection, settings: GeneratorSettings, rule_set: RuleSet, start: datetime, windows: int
+) -> dict[str, float]:
+    """Run ``windows`` one-minute windows from ``start``; the medians of each stage's and the total seconds."""
+    runs = [
+        pipeline.run_window(conn, settings, rule_set, Window(start + i * MINUTE, start + (i + 1) * MINUTE))
+        for i in range(windows)
+    ]
+    medians = {stage: statistics.median(r.seconds[stage] for r in runs) for stage in STAGES}
+    medians["total"] = statistics.median(sum(r.seconds[s] for s in STAGES) for r in runs)
+    medians["rows"] = statistics.median(r.summary.rows for r in runs)
+    return medians
+
+
+def one_population(
+    admin: dict[str, str],
+    dbname: str,
+    rate: float,
+    n_accounts: int,
+    histories: list[timedelta],
+    windows: int,
+    analyze: bool = False,
+) -> list[tuple[str, float]]:
+    """The figures of one population size, on a fresh database ``dbname`` (dropped afterwards)."""
+    settings = GeneratorSettings(rate_per_minute=rate, n_accounts=n_accounts)
+    rule_set = config.load_rules()
+    lengths = sorted({h for h in histories if h > timedelta(0)})
+    for shorter, longer in zip(lengths, lengths[1:], strict=False):
+        if longer - shorter < windows * MINUTE:
+            raise ValueError(f"history {label(longer)} must exceed {label(shorter)} by the windows' minutes")
+    empty = empty_windows(admin, f"{dbname}_empty", settings, rule_set, windows)
+    figures = window_figures(f"{n_accounts},0", empty, None)
+    recreate(admin, dbname)
+    try:
+        with connect(admin, dbname) as conn:
+            schema.apply_migrations(conn)
+            schema.seed_population(conn, settings)
+            for history in lengths:
+                key, end = f"{n_accounts},{label(history)}", BASE + history
+                started = time.perf_counter()
+                pipeline.warm_start(
+                    conn, settings, rule_set, end, history, step=min(history, timedelta(days=1))
+                )
+                figures.append(emit(f"steady_history_load_s[{key}]", time.perf_counter() - started))
+                _, rows = conn.execute(sql("steady_state_size")).fetchone()
+                figures.append(emit(f"steady_history_rows[{key}]", int(rows)))
+                if analyze:
+                    started = time.perf_counter()
+                    conn.execute(sql("steady_settle"))
+                    figures.append(emit(f"steady_analyze_s[{key}]", time.perf_counter() - started))
+                figures += window_figures(key, measure_windows(conn, settings, rule_set, end, windows), empty)
+            size, rows = conn.execute(sql("steady_state_size")).fetchone()
+    finally:
+        drop(admin, dbname)
+    if rows:
+        figures.append(emit(f"steady_state_mb_per_million[{n_accounts}]", size / 1e6 / (rows / 1e6)))
+    return figures
+
+
+def window_figures(
+    key: str, medians: dict[str, float], empty: dict[str, float] | None
+) -> list[tuple[str, float]]:
+    """Print the windows' medians, and their total's ratio to the empty look-back's unless they are it."""
+    figures = [emit(f"steady_window_s[{key},{stage}]", medians[stage]) for stage in (*STAGES, "total")]
+    figures.append(emit(f"steady_window_rows[{key}]", medians["rows"]))
+    if empty is not None:
+        figures.append(emit(f"steady_ratio_to_empty[{key}]", medians["total"] / empty["total"]))
+    return figures
+
+
+def empty_windows(
+    admin: dict[str, str], dbname: str, settings: GeneratorSettings, rule_set: RuleSet, windows: int
+) -> dict[str, float]:
+    """The windows with an empty look-back, in a fresh database ``dbname`` (dropped afterwards), after a
+    first window outside their look-back that warms the process (population tables, caches)."""
+    recreate(admin, dbname)
+    try:
+        with connect(admin, dbname) as conn:
+            schema.apply_migrations(conn)
+            schema.seed_population(conn, settings)
+            warm = BASE - EMPTY_GAP
+            pipeline.run_window(conn, settings, rule_set, Window(warm, warm + MINUTE))
+            return measure_windows(conn, settings, rule_set, BASE, windows)
+    finally:
+        drop(admin, dbname)
+
+
+def steady(
+    admin: dict[str, str],
+    dbname_prefix: str,
+    rate: float,
+    histories: list[timedelta],
+    populations: list[int],
+    windows: int,
+    analyze: bool = False,
+) -> list[tuple[str, float]]:
+    """The section: every population's figures (printed as they come, and returned)."""
+    figures: list[tuple[str, float]] = []
+    for n_accounts in populations:
+        figures += one_population(
+            admin, f"{dbname_prefix}_{n_accounts}", rate, n_accounts, histories, windows, analyze
+        )
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--admin", default=os.environ.get("BANKING_BENCH_DSN", DEFAULT_ADMIN))
+    parser.add_argument(
+        "--db", default="banking_bench_steady", help="prefix of the databases made and dropped"
+    )
+    parser.add_argument("--rate", type=float, default=1000.0, help="transactions per minute")
+    parser.add_argument("--histories", default="0,1h,1d,7d")
+    parser.add_argument(
+        "--populations", default="default,5000", help="account counts; default = GeneratorSettings'"
+    )
+    parser.add_argument(
+        "--windows", type=int, default=5, help="one-minute windows measured after each history"
+    )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="VACUUM ANALYZE after each history load, before its windows (else they run right after it)",
+    )
+    args = parser.parse_args(argv)
+    histories = [parse_duration(h) for h in args.histories.split(",")]
+    steady(
+        conninfo_to_dict(args.admin),
+        args.db,
+        args.rate,
+        histories,
+        parse_populations(args.populations),
+        args.windows,
+        args.analyze,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
