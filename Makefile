@@ -10,7 +10,7 @@ PYVER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) \
 	-c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(filter 3.11,$(PYVER)),constraints.txt,constraints-py$(PYVER).txt)
 
-.PHONY: setup run airflow test smoke lint bench soak clean e2e-deps e2e
+.PHONY: setup run airflow test smoke lint bench soak downtime clean e2e-deps e2e
 
 setup: $(STAMP)
 
@@ -65,13 +65,17 @@ e2e-deps:
 			$$SUDO apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null; \
 	fi
 
-## Throughput, dashboard latency and freshness figures (see docs/performance.md).
+## Throughput, dashboard latency, freshness and steady-state figures (see docs/performance.md).
 bench: setup
 	$(BIN)/python scripts/bench.py
 
 ## 500+ consecutive one-minute windows through the DAG's task code (see docs/reliability.md).
 soak: setup
 	$(BIN)/python scripts/soak.py
+
+## Stop the Celery stack's scheduler for 5 minutes, start it again, check every missed minute is loaded once.
+downtime: setup e2e-deps
+	$(BIN)/python scripts/downtime.py --down 300
 
 lint: setup
 	$(BIN)/ruff check .
