@@ -51,6 +51,7 @@ class LoadError(RuntimeError):
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US_PER_MINUTE = 60_000_000  # the columns' time unit (µs) per minute
 _MICROSECOND = timedelta(microseconds=1)
 
 

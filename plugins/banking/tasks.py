@@ -19,6 +19,7 @@ from banking.backtest import replay
 from banking.backtest.spec import parse_spec
 from banking.model import LoadError, ParamsError, Window, WindowError
 from banking.rules.config import RuleConfigError, load_rules
+from banking.rules.rule_set import RuleSet
 from banking.store import copy_format, partitions, retention, schema
 from banking.stream.settings import MAX_WINDOW_MINUTES, STREAM_FIELDS, TRIGGER_PARAMS, SettingsError, from_env
 
@@ -30,6 +31,11 @@ RULES_FILE_ENV = "BANKING_RULES_FILE"
 CATCH_UP_HOURS_ENV, DEFAULT_CATCH_UP_HOURS = "BANKING_CATCH_UP_HOURS", 24
 WARM_START_DAYS_ENV, DEFAULT_WARM_START_DAYS = "BANKING_WARM_START_DAYS", 7
 SCHEDULED = "scheduled"  # the run type of the runs the scheduler creates on the schedule
+
+
+def live_rules() -> RuleSet:
+    """The live rule set: ``BANKING_RULES_FILE``, else include/rules/rules.yaml."""
+    return load_rules(os.environ.get(RULES_FILE_ENV) or None)
 
 
 def duration_setting(name: str, default: float, unit: timedelta, maximum: float) -> timedelta:
@@ -192,7 +198,7 @@ def _caught_up(interval: Window, rate_per_minute: float, conn_id: str) -> Window
 def score(manifest: Mapping[str, Any], conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
     """Regenerate the window, score it against its history and stage the scores for the load."""
     m = pipeline.Manifest.from_xcom(dict(manifest))
-    rule_set = load_rules(os.environ.get(RULES_FILE_ENV) or None)
+    rule_set = live_rules()
     started = time.perf_counter()
     with db.hook_connection(conn_id) as conn:
         summary, staged_bytes = pipeline.score_and_stage(conn, m, rule_set)
@@ -256,7 +262,7 @@ def warm_start(reference: datetime, conn_id: str = db.DEFAULT_CONN_ID) -> dict[s
     duration = duration_setting(WARM_START_DAYS_ENV, DEFAULT_WARM_START_DAYS, timedelta(days=1), 31)
     end = reference.astimezone(UTC).replace(second=0, microsecond=0)
     settings = from_env()
-    rule_set = load_rules(os.environ.get(RULES_FILE_ENV) or None)
+    rule_set = live_rules()
     started = time.perf_counter()
     with db.hook_connection(conn_id) as conn:
         reports = pipeline.warm_start(conn, settings, rule_set, end, duration)
@@ -283,7 +289,7 @@ def apply_retention(
     reference: datetime, retention_days: int, dry_run: bool, conn_id: str = db.DEFAULT_CONN_ID
 ) -> dict[str, Any]:
     with db.hook_connection(conn_id) as conn:
-        lookback = load_rules(os.environ.get(RULES_FILE_ENV) or None).lookback
+        lookback = live_rules().lookback
         result = retention.apply_retention(conn, reference, retention_days, dry_run, lookback)
     log.info(
         "%s partitions before %s: %s; audit rows: %d; stale staged windows: %d",

@@ -12,21 +12,17 @@ minutes can be read from them (``rules.history_totals``).
 
 from __future__ import annotations
 
-import struct
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 
 import numpy as np
 import psycopg
 
 from banking.db import sql, sql_statements
-from banking.model import Window, micros
+from banking.model import US_PER_MINUTE, Window, micros
+from banking.store.copy_format import PG_EPOCH_US, SIGNATURE, TRAILER
 from banking.stream.batch import COUNTRY_CODES, Batch, PopulationTables
 
-_US_PER_MINUTE = 60_000_000
-_PG_EPOCH_US = micros(datetime(2000, 1, 1, tzinfo=UTC))
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-_COPY_TRAILER = struct.pack(">h", -1)
 # One banking_state_new row in binary COPY: the field count, then each field after its length.
 _NEW_ROW = np.dtype(
     [
@@ -81,7 +77,7 @@ def _counted_from(cur: psycopg.Cursor, window: Window) -> datetime | None:
 def encode_new_rows(batch: Batch, start: datetime) -> bytes:
     """The batch's rows from ``start`` on per (account, country, minute), as a binary COPY payload."""
     keep = batch.t_us >= micros(start)
-    minute = batch.t_us[keep] // _US_PER_MINUTE
+    minute = batch.t_us[keep] // US_PER_MINUTE
     account = batch.account[keep].astype(np.int64)
     country = batch.country[keep].astype(np.int64)
     cents = batch.amount_cents[keep]
@@ -100,13 +96,13 @@ def encode_new_rows(batch: Batch, start: datetime) -> bytes:
         who, where = np.divmod(pair, len(COUNTRY_CODES))
         rows["account"] = account_bytes(batch.tables)[who]
         rows["country"] = _CODES[where]
-        rows["minute"] = (first + offset) * _US_PER_MINUTE - _PG_EPOCH_US
+        rows["minute"] = (first + offset) * US_PER_MINUTE - PG_EPOCH_US
         rows["txns"] = np.diff(np.append(starts, len(key)))
         rows["cents"] = np.add.reduceat(cents[order], starts)
     rows["fields"] = 5
     for name, size in (("account", 16), ("country", 2), ("minute", 8), ("txns", 8), ("cents", 8)):
         rows[f"{name}_len"] = size
-    return _COPY_SIGNATURE + rows.tobytes() + _COPY_TRAILER
+    return SIGNATURE + rows.tobytes() + TRAILER
 
 
 @lru_cache(maxsize=4)

@@ -11,11 +11,9 @@ import numpy as np
 import psycopg
 
 from banking.db import sql
-from banking.model import APPROVED, DECISIONS, REJECTED, REVIEW, LoadError, Window, micros
+from banking.model import APPROVED, DECISIONS, REJECTED, REVIEW, US_PER_MINUTE, LoadError, Window, micros
 from banking.rules.engine import Scores
 from banking.stream.batch import Batch
-
-_US_PER_MINUTE = 60_000_000
 
 
 @dataclass(slots=True)
@@ -69,7 +67,7 @@ def minute_rows(batch: Batch, scores: Scores) -> dict[str, list]:
     """The audit figures of every minute of the batch's window, quiet minutes included, as the
     columns of ``load/upsert_batch``."""
     n = minutes_of(batch.window)
-    minute = batch.t_us // _US_PER_MINUTE - micros(batch.window.start) // _US_PER_MINUTE
+    minute = batch.t_us // US_PER_MINUTE - micros(batch.window.start) // US_PER_MINUTE
 
     def count(mask: np.ndarray | None = None) -> list[int]:
         return np.bincount(minute if mask is None else minute[mask], minlength=n).tolist()

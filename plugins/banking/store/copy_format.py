@@ -27,6 +27,7 @@ from banking.model import (
     NO_RULES_TRIGGERED,
     SCENARIOS,
     TRANS_TYPES,
+    US_PER_MINUTE,
     micros,
 )
 from banking.rules.engine import Scores
@@ -36,8 +37,7 @@ from banking.stream.batch import Batch, PopulationTables
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no flags, no header extension
 TRAILER = struct.pack(">h", -1)
 FIELDS = 29
-_PG_EPOCH_US = micros(datetime(2000, 1, 1, tzinfo=UTC))  # binary timestamptz counts µs from here
-_MINUTE_US = 60_000_000
+PG_EPOCH_US = micros(datetime(2000, 1, 1, tzinfo=UTC))  # binary timestamptz counts µs from here
 _MAX_CENTS = 10**14  # a fixed four-digit numeric holds up to 10^12 units (the columns allow less)
 # One row's fixed-width fields, big-endian, each after its int32 length: the field count, then
 # "timestamp", uniq_id, amount, amount_crr, window_start, window_end.
@@ -107,14 +107,14 @@ def encode_chunks(
         hi = min(lo + chunk_rows, rows.stop)
         fixed = np.empty(hi - lo, _FIXED)
         fixed["fields"] = FIELDS
-        fixed["ts_len"], fixed["ts"] = 8, batch.t_us[lo:hi] - _PG_EPOCH_US
+        fixed["ts_len"], fixed["ts"] = 8, batch.t_us[lo:hi] - PG_EPOCH_US
         fixed["id_len"], fixed["id"] = 16, batch.uniq[lo:hi]
         fixed["amount_len"], fixed["amount"] = 16, _numeric(batch.amount_cents[lo:hi])
         fixed["crr_len"], fixed["crr"] = 16, _numeric(batch.amount_crr_cents[lo:hi])
         # A row's window is the minute it falls in, however the loaded time was cut.
-        minute_start = batch.t_us[lo:hi] // _MINUTE_US * _MINUTE_US - _PG_EPOCH_US
+        minute_start = batch.t_us[lo:hi] // US_PER_MINUTE * US_PER_MINUTE - PG_EPOCH_US
         fixed["start_len"], fixed["start"] = 8, minute_start
-        fixed["end_len"], fixed["end"] = 8, minute_start + _MINUTE_US
+        fixed["end_len"], fixed["end"] = 8, minute_start + US_PER_MINUTE
         scoring = quiet[scores.decision[lo:hi]]
         for i in hit_rows[np.searchsorted(hit_rows, lo) : np.searchsorted(hit_rows, hi)].tolist():
             scoring[i - lo] = hit_fields.row(i)

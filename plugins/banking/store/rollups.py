@@ -12,13 +12,12 @@ import numpy as np
 import psycopg
 
 from banking.db import sql, sql_statements
-from banking.model import DECISIONS, EPOCH, TRANS_TYPES, Window
+from banking.model import DECISIONS, EPOCH, TRANS_TYPES, US_PER_MINUTE, Window
 from banking.rules.engine import Scores
 from banking.stream.batch import Batch
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _SPECIAL = re.compile(r"[\\\t\n\r]")
-_US_PER_MINUTE = 60_000_000
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 # A load locks the hourly rollups hour by hour up to this many hours, all of them at once beyond.
@@ -29,7 +28,7 @@ _BEGINNING = datetime(1, 1, 1, tzinfo=UTC)  # before any row: "every hour before
 def rollup_rows(batch: Batch, scores: Scores) -> tuple[bytes, bytes]:
     """The window's rows of ``banking_minute_stats`` and ``banking_minute_rule_hits``, as COPY text
     in the column order of ``load/copy_minute_stats.sql`` and ``load/copy_minute_rule_hits.sql``."""
-    minute = batch.t_us // _US_PER_MINUTE
+    minute = batch.t_us // US_PER_MINUTE
     injected = batch.scenario >= 0
 
     def grouped(mask: np.ndarray, label_codes: np.ndarray, labels: tuple[str, ...]) -> list[str]:
