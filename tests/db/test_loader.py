@@ -10,6 +10,7 @@ import pytest
 from banking import model, pipeline
 from banking.model import EPOCH, Window
 from banking.store import copy_format, loader, partitions, rollups, staging
+from tests.db.lock_waits import second_waits
 from tests.helpers import DAY, SMALL
 
 ROWS = "SELECT * FROM banking_data WHERE window_start = %s AND window_end = %s ORDER BY uniq_id"
@@ -404,39 +405,20 @@ def test_a_load_of_another_hour_of_the_same_day_waits_for_the_day(
 ) -> None:
     """Two loads of different hours of one day share no hour lock: the second one waits on the day's
     lock until the first commits, then recomputes the day from the hours of both."""
-    import threading
-
     name, _ = empty_db
     early = Window(NOON - timedelta(hours=2), NOON - timedelta(hours=2) + timedelta(minutes=1))
     late = Window(NOON + timedelta(hours=2), NOON + timedelta(hours=2, minutes=1))
     partitions.ensure_partitions(db, early)  # else the second would wait for the first's new partition
     day_number = (NOON - EPOCH).days
-    outcome: list[object] = []
-    with pg.connect(name) as first:
-        first.autocommit = False
-        pipeline.run_window(first, SMALL, rule_set, early)  # not committed: its locks are held
-
-        def second() -> None:
-            try:
-                with pg.connect(name) as conn:
-                    outcome.append(pipeline.run_window(conn, SMALL, rule_set, late).load.inserted)
-            except BaseException as exc:  # noqa: BLE001 - asserted below
-                outcome.append(exc)
-
-        thread = threading.Thread(target=second)
-        thread.start()
-        waiting: list[tuple] = []
-        for _ in range(400):
-            waiting = db.execute(
-                "SELECT classid::bigint = hashtext('banking_day_rollups')::oid::bigint, objid::bigint "
-                "FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            ).fetchall()
-            if waiting:
-                break
-            thread.join(0.05)
-        assert waiting == [(True, day_number)], "the second load should wait for the day's lock"
-        first.commit()
-        thread.join(60)
+    waiting, outcome = second_waits(
+        pg,
+        name,
+        db,
+        lambda conn: pipeline.run_window(conn, SMALL, rule_set, early),
+        lambda conn: pipeline.run_window(conn, SMALL, rule_set, late).load.inserted,
+        "banking_day_rollups",
+    )
+    assert waiting == [(True, day_number)], "the second load should wait for the day's lock"
     assert len(outcome) == 1 and isinstance(outcome[0], int) and outcome[0] > 0, outcome
     assert differences(db, ROLLUPS_VS_BELOW) == {}
     assert differences(db, {**HOURS_VS_ROWS, **DAYS_VS_ROWS}) == {}

@@ -21,6 +21,7 @@ from banking.rules.engine import Scores, score_columns
 from banking.rules.rule_set import RuleSet
 from banking.store import loader, partitions, retention
 from banking.stream.batch import COUNTRY_CODES, Batch, IdIndex
+from tests.db.lock_waits import second_waits
 from tests.helpers import DAY, SMALL
 from tests.unit.test_weighted_history import assert_same_scores, other_lookbacks
 
@@ -285,38 +286,19 @@ def test_concurrent_loads_of_other_days_take_turns_on_the_state(
 ) -> None:
     """A load of the past and a load of the present, at once: the second waits for the state's lock
     until the first commits, then builds on its totals."""
-    import threading
-
     name, _ = empty_db
     week(db, rule_set)
     past, present = span(-200, -190, -1), span(0, 10)
     for window in (past, present):
         partitions.ensure_partitions(db, window)
-    outcome: list[object] = []
-    with pg.connect(name) as first:
-        first.autocommit = False
-        pipeline.run_window(first, FRAUDY, rule_set, past)  # not committed: its locks are held
-
-        def second() -> None:
-            try:
-                with pg.connect(name) as conn:
-                    outcome.append(pipeline.run_window(conn, SMALL, rule_set, present).load.inserted)
-            except BaseException as exc:  # noqa: BLE001 - asserted below
-                outcome.append(exc)
-
-        thread = threading.Thread(target=second)
-        thread.start()
-        waiting: list[tuple] = []
-        for _ in range(400):
-            waiting = db.execute(
-                "SELECT classid::bigint = hashtext('banking_account_totals')::oid::bigint, objid::bigint "
-                "FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            ).fetchall()
-            if waiting:
-                break
-            thread.join(0.05)
-        assert waiting == [(True, 0)], "the second load should wait for the state's lock"
-        first.commit()
-        thread.join(60)
+    waiting, outcome = second_waits(
+        pg,
+        name,
+        db,
+        lambda conn: pipeline.run_window(conn, FRAUDY, rule_set, past),
+        lambda conn: pipeline.run_window(conn, SMALL, rule_set, present).load.inserted,
+        "banking_account_totals",
+    )
+    assert waiting == [(True, 0)], "the second load should wait for the state's lock"
     assert len(outcome) == 1 and isinstance(outcome[0], int) and outcome[0] > 0, outcome
     assert unmatched(db) == 0
