@@ -65,7 +65,7 @@ e2e-deps:
 			$$SUDO apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null; \
 	fi
 
-## Throughput, dashboard latency, freshness and steady-state figures (see docs/performance.md).
+## Throughput, dashboard latency, freshness, population, steady-state and capacity figures (docs/performance.md).
 bench: setup
 	$(BIN)/python scripts/bench.py
 

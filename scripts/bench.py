@@ -24,12 +24,17 @@ because the machines are shared and noisy. Sections:
   last 30 days, each panel with the ``$__interval`` Grafana would give it;
 - ``freshness_*``: lag from a scheduled run's window end to its commit, with Airflow's scheduler;
 - ``dag_parse_seconds``: each DAG file's parse time;
+- ``population_*``: building, caching and seeding populations of 50,000 (the default), 1 million and
+  10 million accounts, each in a process of its own, with its peak RSS (``scripts/bench_population.py``);
 - ``steady_*``: one-minute windows at ``--steady-rate`` (1,000/min) after 0, 1 hour, 1 day and 7 days
-  of history, per stage and as a ratio to the empty look-back (``scripts/bench_steady.py``).
+  of history, per stage and as a ratio to the empty look-back (``scripts/bench_steady.py``);
+- ``capacity``: one-minute windows at 10,000, 30,000 and 100,000 a minute after an hour of history,
+  each on a population sized for its rate, and ``steady_largest_rate_within_10s``.
 
 Uses ``BANKING_BENCH_DSN`` when set, else an embedded PostgreSQL in ``.data/bench`` (kept, so a
-second run reuses the loaded rows). ``--quick`` runs every section but ``steady`` on a tiny size (the
-tests do; ``tests/bench/test_steady_quick.py`` runs ``steady`` tiny).
+second run reuses the loaded rows). ``--quick`` runs every section but ``population``, ``steady`` and
+``capacity`` on a tiny size (the tests do; ``tests/bench/test_population_quick.py`` and
+``test_steady_quick.py`` run those three tiny).
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ from banking.rules import config  # noqa: E402
 from banking.store import copy_format, partitions, schema  # noqa: E402
 from banking.stream.settings import GeneratorSettings  # noqa: E402
 from grafana import build_dashboard  # noqa: E402
-from scripts import bench_sql, bench_steady, embedded_postgres  # noqa: E402
+from scripts import bench_population, bench_sql, bench_steady, embedded_postgres  # noqa: E402
 
 STREAM_RATE = 100.0  # transactions per minute for the throughput batches
 ROUND_DAYS = 10  # days between two rounds' windows: a 100k batch's two windows and their 7 days of history
@@ -114,9 +119,9 @@ def one_round(admin: dict[str, str], dbname: str, size: int, slot: int) -> dict[
         raise ValueError(f"a {size}-row batch spans more than {ROUND_DAYS} days with its history")
     figures: dict[str, float] = {}
     with connect(admin, dbname) as conn:
-        # What a warm task process starts with (tasks.warm): the population's tables and COPY fragments.
+        # What a warm task process starts with (tasks.warm): the population's tables and merchant fragments.
         warm, _ = pipeline.generate(settings, Window(start - timedelta(minutes=1), start))
-        copy_format.fragments(warm.tables)
+        copy_format.merchant_fragments(warm.tables)
         both = Window(window.start, window2.end)
         reset_days(conn, both)  # empty partitions, like the plain COPY's table
         partitions.ensure_partitions(conn, both)
@@ -582,12 +587,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--freshness-runs", type=int, default=10)
     parser.add_argument(
         "--sections",
-        default="throughput,copy_cost,dashboard,freshness,parse,steady",
+        default="throughput,copy_cost,dashboard,freshness,parse,population,steady,capacity",
         help="which sections to run",
     )
+    parser.add_argument("--population-sizes", default="50000,1000000,10000000", help="population: accounts")
     parser.add_argument("--steady-rate", type=float, default=1000.0, help="steady: transactions per minute")
     parser.add_argument("--steady-histories", default="0,1h,1d,7d", help="steady: history lengths")
     parser.add_argument("--steady-populations", default="default,5000", help="steady: account counts")
+    parser.add_argument("--capacity-rates", default="10000,30000,100000", help="capacity: per minute")
+    parser.add_argument("--capacity-history", default="1h", help="capacity: the history behind the windows")
     parser.add_argument("--one-batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch-index", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--admin", help=argparse.SUPPRESS)
@@ -628,6 +636,13 @@ def main(argv: list[str] | None = None) -> int:
             copy_cost(admin, dbname, args.copy_repeats)
         if "parse" in sections:
             parse_times()
+        if "population" in sections and not args.quick:  # tests/bench/test_population_quick.py runs it tiny
+            bench_population.population(
+                [int(n) for n in args.population_sizes.split(",")],
+                make_conninfo(**admin),
+                dbname + "_population",
+                emit,
+            )
         if "steady" in sections and not args.quick:  # tests/bench/test_steady_quick.py runs it tiny
             bench_steady.steady(
                 admin,
@@ -636,6 +651,14 @@ def main(argv: list[str] | None = None) -> int:
                 [bench_steady.parse_duration(h) for h in args.steady_histories.split(",")],
                 bench_steady.parse_populations(args.steady_populations),
                 windows=5,
+            )
+        if "capacity" in sections and not args.quick:  # tests/bench/test_steady_quick.py runs it tiny
+            bench_steady.capacity(
+                admin,
+                dbname + "_capacity",
+                [float(r) for r in args.capacity_rates.split(",")],
+                bench_steady.parse_duration(args.capacity_history),
+                windows=3,
             )
     finally:
         if server is not None:

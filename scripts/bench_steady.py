@@ -23,8 +23,15 @@ as in live running. Figures, as ``name: value`` lines:
   (``banking_account_totals`` + ``banking_account_countries``, with indexes) per million rows in
   ``banking_data``, after the longest history.
 
+With ``--capacity RATES``, instead: for each rate, a population sized for it (about 2.5 transactions
+per account a day, ``docs/population.md``, at most the largest population) and ``--windows`` windows
+after the one history ``--histories`` names, keyed ``<population>@<rate>``, without the empty
+look-back; then ``steady_largest_rate_within_10s``, the largest of those rates whose median window
+took at most 10 s in all (generate, score and load, in one process).
+
 Run alone: ``python scripts/bench_steady.py --rate 1000 --histories 0,1h,1d,7d --populations
-default,5000 --windows 5`` (the admin conninfo from ``--admin`` or ``BANKING_BENCH_DSN``).
+default,5000 --windows 5``, or ``--capacity 10000,30000,100000 --histories 1h --windows 3`` (the
+admin conninfo from ``--admin`` or ``BANKING_BENCH_DSN``).
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ from banking.model import Window  # noqa: E402
 from banking.rules import config  # noqa: E402
 from banking.rules.rule_set import RuleSet  # noqa: E402
 from banking.store import schema  # noqa: E402
-from banking.stream.settings import GeneratorSettings  # noqa: E402
+from banking.stream.settings import SPECS, GeneratorSettings  # noqa: E402
 from scripts import embedded_postgres  # noqa: E402
 from scripts.bench_sql import sql  # noqa: E402
 
@@ -63,6 +70,9 @@ DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1/postgres"
 BASE = datetime(2026, 6, 1, 12, tzinfo=UTC)
 EMPTY_GAP = timedelta(days=60)  # the warming window lies this long before the empty look-back's
 STAGES = ("generate", "score", "load")
+CAPACITY_BUDGET_S = (
+    10.0  # the seconds a one-minute window may take in all and keep real time with room to spare
+)
 MINUTE = timedelta(minutes=1)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -134,23 +144,29 @@ def one_population(
     histories: list[timedelta],
     windows: int,
     analyze: bool = False,
+    name: str | None = None,
 ) -> list[tuple[str, float]]:
-    """The figures of one population size, on a fresh database ``dbname`` (dropped afterwards)."""
+    """The figures of one population size, on a fresh database ``dbname`` (dropped afterwards), keyed by
+    ``name`` (the population size by default); with no empty history in ``histories``, without the
+    empty look-back's windows and ratios."""
     settings = GeneratorSettings(rate_per_minute=rate, n_accounts=n_accounts)
+    name = name or str(n_accounts)
     rule_set = config.load_rules()
     lengths = sorted({h for h in histories if h > timedelta(0)})
     for shorter, longer in zip(lengths, lengths[1:], strict=False):
         if longer - shorter < windows * MINUTE:
             raise ValueError(f"history {label(longer)} must exceed {label(shorter)} by the windows' minutes")
-    empty = empty_windows(admin, f"{dbname}_empty", settings, rule_set, windows)
-    figures = window_figures(f"{n_accounts},0", empty, None)
+    empty, figures = None, []
+    if timedelta(0) in histories:
+        empty = empty_windows(admin, f"{dbname}_empty", settings, rule_set, windows)
+        figures = window_figures(f"{name},0", empty, None)
     recreate(admin, dbname)
     try:
         with connect(admin, dbname) as conn:
             schema.apply_migrations(conn)
             schema.seed_population(conn, settings)
             for history in lengths:
-                key, end = f"{n_accounts},{label(history)}", BASE + history
+                key, end = f"{name},{label(history)}", BASE + history
                 started = time.perf_counter()
                 pipeline.warm_start(
                     conn, settings, rule_set, end, history, step=min(history, timedelta(days=1))
@@ -167,7 +183,7 @@ def one_population(
     finally:
         drop(admin, dbname)
     if rows:
-        figures.append(emit(f"steady_state_mb_per_million[{n_accounts}]", size / 1e6 / (rows / 1e6)))
+        figures.append(emit(f"steady_state_mb_per_million[{name}]", size / 1e6 / (rows / 1e6)))
     return figures
 
 
@@ -217,6 +233,34 @@ def steady(
     return figures
 
 
+def sized_population(rate: float) -> int:
+    """The accounts for ``rate`` at about 2.5 transactions per account a day, within the settings' range."""
+    spec = SPECS["n_accounts"]
+    return int(min(max(round(rate * 1440 / 2.5), spec.low), spec.high))
+
+
+def capacity(
+    admin: dict[str, str], dbname_prefix: str, rates: list[float], history: timedelta, windows: int
+) -> list[tuple[str, float]]:
+    """Windows after ``history`` at each rate on a population sized for it, and the largest rate
+    whose median window took at most ``CAPACITY_BUDGET_S`` seconds."""
+    figures: list[tuple[str, float]] = []
+    largest = 0.0
+    for rate in sorted(rates):
+        n_accounts = sized_population(rate)
+        name = f"{n_accounts}@{rate:g}"
+        found = dict(
+            one_population(
+                admin, f"{dbname_prefix}_{int(rate)}", rate, n_accounts, [history], windows, name=name
+            )
+        )
+        if found[f"steady_window_s[{name},{label(history)},total]"] <= CAPACITY_BUDGET_S:
+            largest = max(largest, rate)
+        figures += found.items()
+    figures.append(emit("steady_largest_rate_within_10s", largest))
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--admin", default=os.environ.get("BANKING_BENCH_DSN", DEFAULT_ADMIN))
@@ -236,8 +280,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="VACUUM ANALYZE after each history load, before its windows (else they run right after it)",
     )
+    parser.add_argument(
+        "--capacity", help="rates per minute: windows on populations sized for each (see the docstring)"
+    )
     args = parser.parse_args(argv)
     histories = [parse_duration(h) for h in args.histories.split(",")]
+    if args.capacity:
+        if len(histories) != 1 or histories[0] <= timedelta(0):
+            raise SystemExit("--capacity needs one history longer than 0 in --histories (for example 1h)")
+        rates = [float(r) for r in args.capacity.split(",")]
+        capacity(conninfo_to_dict(args.admin), args.db, rates, histories[0], args.windows)
+        return 0
     steady(
         conninfo_to_dict(args.admin),
         args.db,

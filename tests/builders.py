@@ -232,7 +232,6 @@ def score_batch(transactions: list[Transaction], history: History, rule_set: Rul
 def transactions_of(batch: Batch) -> list[Transaction]:
     """A generated batch's rows as Transaction objects (unscored)."""
     pop = batch.tables.population
-    accounts, merchants, cards = pop.accounts, pop.merchants, batch.tables.cards
     ids = batch.uniq.tobytes()
     rows = []
     for i, (t, tt, ch, amount, crr, a, c, m, present, sc) in enumerate(
@@ -250,7 +249,7 @@ def transactions_of(batch: Batch) -> list[Transaction]:
             strict=True,
         )
     ):
-        account, card, merchant = accounts[a], cards[c], merchants[m]
+        account, card, merchant = pop.account(a), pop.card(c), pop.merchant(m)
         rows.append(
             Transaction(
                 uniq_id=UUID(bytes=ids[16 * i : 16 * i + 16]),

@@ -21,7 +21,15 @@ from banking.model import LoadError, ParamsError, Window, WindowError
 from banking.rules.config import RuleConfigError, load_rules
 from banking.rules.rule_set import RuleSet
 from banking.store import copy_format, partitions, retention, schema
-from banking.stream.settings import MAX_WINDOW_MINUTES, STREAM_FIELDS, TRIGGER_PARAMS, SettingsError, from_env
+from banking.stream.settings import (
+    BUSY_ACCOUNT_TXNS_PER_DAY,
+    MAX_WINDOW_MINUTES,
+    SPECS,
+    STREAM_FIELDS,
+    TRIGGER_PARAMS,
+    SettingsError,
+    from_env,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +68,7 @@ def warm() -> None:
 
     started = time.perf_counter()
     tables = tables_for(population_for(from_env()))
-    copy_format.fragments(tables)
+    copy_format.merchant_fragments(tables)
     log.info(
         "warmed the banking tasks (population %s) in %.2fs", tables.version, time.perf_counter() - started
     )
@@ -152,6 +160,15 @@ def generate(
         raise ParamsError(
             f"window {window} at {settings.rate_per_minute:g}/min means about {expected:,.0f} rows, over the "
             f"{MAX_WINDOW_ROWS:,} per window limit: lower rate_per_minute or window_minutes, or backfill"
+        )
+    if settings.txns_per_account_per_day > BUSY_ACCOUNT_TXNS_PER_DAY:
+        log.warning(
+            "%g transactions a minute on %d accounts is %.0f a day per account (real customers make 1 to 3):"
+            " the velocity rules will flag ordinary traffic; raise BANKING_N_ACCOUNTS to about %d",
+            settings.rate_per_minute,
+            settings.n_accounts,
+            settings.txns_per_account_per_day,
+            min(round(settings.rate_per_minute * 1440 / 2.5), int(SPECS["n_accounts"].high)),
         )
     started = time.perf_counter()
     batch, manifest = pipeline.generate(settings, window)

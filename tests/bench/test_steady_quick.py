@@ -60,3 +60,21 @@ def test_steady_quick_prints_every_figure_and_true_ratios(pg: TestServer, analyz
             "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{PREFIX}%",)
         ).fetchall()
     assert left == [], f"the section left its databases behind: {left}"
+
+
+def test_capacity_quick_sizes_the_population_to_each_rate(pg: TestServer) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_steady.py"), "--admin", make_conninfo(**pg.admin)]
+        + ["--db", PREFIX, "--capacity", "30,60", "--histories", "10m", "--windows", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = {k: float(v) for k, v in (line.split(": ", 1) for line in result.stdout.splitlines())}
+    # 2.5 transactions per account a day: 30 a minute -> 17,280 accounts, 60 -> 34,560.
+    for name in ("17280@30", "34560@60"):
+        assert {f"steady_window_s[{name},10m,{s}]" for s in STAGES} <= set(figures), figures
+        assert f"steady_window_s[{name},0,total]" not in figures  # no empty look-back in this mode
+        assert figures[f"steady_history_rows[{name},10m]"] > 0
+    assert figures["steady_largest_rate_within_10s"] == 60, figures

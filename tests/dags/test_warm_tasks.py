@@ -19,7 +19,7 @@ from banking.stream.population import _population
 print(json.dumps({
     "pipeline": "banking.pipeline" in sys.modules,
     "populations": _population.cache_info().currsize if "banking.stream.population" in sys.modules else 0,
-    "fragments": len(sys.modules["banking.store.copy_format"]._FRAGMENTS) if "banking.store.copy_format" in sys.modules else 0,
+    "fragments": len(sys.modules["banking.store.copy_format"]._MERCHANTS) if "banking.store.copy_format" in sys.modules else 0,
 }))
 """
 

@@ -68,4 +68,4 @@ def test_nothing_to_read_gives_empty_columns(db: psycopg.Connection) -> None:
 def first_account():
     from banking.stream.population import population_for
 
-    return population_for(SMALL).accounts[0].account_id
+    return population_for(SMALL).account_uuid(0)

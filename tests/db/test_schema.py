@@ -64,10 +64,29 @@ def test_population_matches_the_generator(db: psycopg.Connection) -> None:
 
     population = population_for(SMALL)
     assert db.execute("SELECT count(*) FROM accounts").fetchone()[0] == SMALL.n_accounts
-    assert db.execute("SELECT count(*) FROM cards").fetchone()[0] == len(population.cards)
-    assert db.execute("SELECT count(*) FROM blacklist").fetchone()[0] == len(population.blacklist)
-    names = dict(db.execute("SELECT account_id, holder_name FROM accounts").fetchall())
-    assert all(names[a.account_id] == a.holder_name for a in population.accounts)
+    assert db.execute("SELECT count(*) FROM cards").fetchone()[0] == population.n_cards
+    assert db.execute("SELECT count(*) FROM blacklist").fetchone()[0] == len(population.listed_account)
+    accounts = {a.account_id: a for a in map(population.account, range(population.n_accounts))}
+    stored = db.execute(
+        "SELECT account_id, holder_name, home_country, city, currency, opened_on FROM accounts"
+    ).fetchall()
+    assert {r[0]: r[1:] for r in stored} == {
+        i: (a.holder_name, a.home_country, a.city, a.currency, a.opened_on) for i, a in accounts.items()
+    }
+    cards = {c.card_ref: c for a in accounts.values() for c in a.cards}
+    stored = db.execute("SELECT card_ref, account_id, card_type, masked_pan, issued_on FROM cards").fetchall()
+    assert {r[0]: r[1:] for r in stored} == {
+        ref: (c.account_id, c.card_type, c.masked_pan, c.issued_on) for ref, c in cards.items()
+    }
+    merchants = [population.merchant(m) for m in range(population.n_merchants)]
+    stored = db.execute("SELECT merchant_id, name, category, country, city FROM merchants").fetchall()
+    assert {r[0]: r[1:] for r in stored if r[0] in {m.merchant_id for m in merchants}} == {
+        m.merchant_id: (m.name, m.category, m.country, m.city) for m in merchants
+    }
+    listed = {population.blacklist_entry(k) for k in range(len(population.listed_account))}
+    stored = db.execute("SELECT account_id, reason, listed_on FROM blacklist").fetchall()
+    assert {(e.account_id, e.reason, e.listed_on) for e in listed} <= set(stored)
+    assert all(accounts[e.account_id].blacklisted for e in listed)
 
 
 def test_two_populations_can_live_side_by_side(db: psycopg.Connection) -> None:

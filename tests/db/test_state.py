@@ -42,7 +42,7 @@ def span(a: float, b: float, days: float = 0) -> Window:
 
 
 def _accounts(batch: Batch) -> list:
-    return [batch.tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()]
+    return batch.tables.population.account_uuids(np.unique(batch.account))
 
 
 def raw_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> HistoryColumns:
@@ -199,7 +199,7 @@ def test_an_account_with_no_state(db: psycopg.Connection, rule_set) -> None:
     window = at(0)
     batch, _ = pipeline.generate(SMALL, window)
     known = {r[0] for r in db.execute("SELECT DISTINCT account_id FROM banking_account_countries")}
-    accounts = {batch.tables.population.accounts[i].account_id for i in np.unique(batch.account).tolist()}
+    accounts = set(batch.tables.population.account_uuids(np.unique(batch.account)))
     assert accounts - known, "some of the window's accounts should have no state"
     compare(db, batch, rule_set)
 

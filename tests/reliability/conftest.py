@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -36,3 +38,18 @@ def banking_env(
     set_settings_env(monkeypatch)
     monkeypatch.setenv(CONN_ENV, pg.uri(name))
     return BankingDb(name, db, pg.uri(name), pg.conninfo(name))
+
+
+@pytest.fixture
+def task_log() -> Iterator[list[logging.LogRecord]]:
+    """What the task functions log (Airflow's logging set-up may keep it from pytest's caplog)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("banking.tasks")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield records
+    logger.removeHandler(handler)
+    logger.setLevel(level)

@@ -9,6 +9,7 @@ tests check the database stays empty. tests/unit/test_rules.py covers the rule p
 from __future__ import annotations
 
 import json
+import logging
 import math
 import subprocess
 import sys
@@ -372,3 +373,16 @@ def test_bad_setting_is_refused_before_anything_is_written(
             ).fetchone()[0]
             == 0
         )
+
+
+def test_an_unrealistically_busy_population_is_warned_about(
+    seeded_env: str, task_log: list[logging.LogRecord]
+) -> None:
+    """Valid settings that make every account pay more than 20 times a day run, with a warning that
+    says how many accounts would be realistic."""
+    tasks.generate(params(rate_per_minute=1), *WINDOW)  # 300 accounts: 4.8 a day each
+    assert not [r for r in task_log if r.levelno >= logging.WARNING]
+    tasks.generate(params(rate_per_minute=50), *WINDOW)  # 240 a day each
+    warnings = [r.getMessage() for r in task_log if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "240 a day per account" in warnings[0], warnings
+    assert "BANKING_N_ACCOUNTS to about 28800" in warnings[0]

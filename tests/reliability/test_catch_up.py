@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -14,21 +13,6 @@ from tests.helpers import DAY
 from tests.reliability.helpers import MINUTE, BankingDb, params, window_of
 
 NOON = DAY.replace(hour=12)
-
-
-@pytest.fixture
-def task_log() -> Iterator[list[logging.LogRecord]]:
-    """What the task functions log (Airflow's logging set-up may keep it from pytest's caplog)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.INFO)
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("banking.tasks")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 def scheduled(start: datetime, run_type: str | None = tasks.SCHEDULED, **overrides) -> dict:

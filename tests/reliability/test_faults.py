@@ -7,7 +7,6 @@ permanent failure), and the retry completes once the database is back.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
@@ -204,11 +204,17 @@ def test_corrupt_population_cache_is_rebuilt(
     version = from_env().population_version
     cache = population._cache_file(version)
     assert cache is not None and cache.parent == tmp_path
-    cache.write_text(json.dumps({"accounts": [["not", "an", "account"]]})[:25])
     population._population.cache_clear()
     try:
-        assert tasks.generate(params(), *window, None) == expected
-        assert json.loads(cache.read_text())["accounts"], "the rebuilt population is cached again"
+        assert tasks.generate(params(), *window, None) == expected  # builds and caches it
+        whole = cache.read_bytes()
+        ids = population._load(version, cache).account_id
+        for broken in (whole[: len(whole) // 2], b"not a population", b""):
+            cache.write_bytes(broken)
+            population._population.cache_clear()
+            assert tasks.generate(params(), *window, None) == expected
+            rebuilt = population._load(version, cache)  # the rebuilt population is cached again
+            assert np.array_equal(rebuilt.account_id, ids)
     finally:
         population._population.cache_clear()
 

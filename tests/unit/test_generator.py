@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from banking.model import (
 )
 from banking.stream import generator
 from banking.stream.batch import tables_for
-from banking.stream.population import mask_pan, population_for
+from banking.stream.population import population_for
 from tests.builders import generate_window
 from tests.helpers import SMALL
 
@@ -127,11 +128,12 @@ def test_no_field_only_fraud_rows_have() -> None:
 def test_population_is_stable_and_masked() -> None:
     a, b = population_for(SMALL), population_for(SMALL.with_overrides({"rate_per_minute": 5}))
     assert a is b  # the stream rate does not change who the customers are
-    assert len(a.accounts) == SMALL.n_accounts
-    assert len(a.blacklist) == round(SMALL.n_accounts * SMALL.blacklist_rate)
-    for card in a.cards:
+    assert a.n_accounts == SMALL.n_accounts
+    assert len(a.listed_account) == round(SMALL.n_accounts * SMALL.blacklist_rate)
+    for c in range(a.n_cards):
+        card = a.card(c)
         assert len(card.masked_pan) == 16 and card.masked_pan[6:12] == "******"
-    assert mask_pan("4111 1111 1111 1234") == "411111******1234"
+        assert card.masked_pan[:6].isdigit() and card.masked_pan[12:].isdigit()
 
 
 @pytest.mark.parametrize(
@@ -247,3 +249,24 @@ def test_airflow_pendulum_datetimes_give_the_same_window_and_rows() -> None:
     assert window == plain and type(window.start) is datetime
     assert micros(start) == micros(plain.start) == 1_793_619_000_000_250
     assert generate_batch(SMALL, window).fingerprint() == generate_batch(SMALL, plain).fingerprint()
+
+
+def test_the_population_cache_replaces_what_older_code_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from banking.stream import population
+
+    monkeypatch.setenv("BANKING_CACHE_DIR", str(tmp_path))
+    stale = [tmp_path / "population-0123456789abcdef-000000000000.npz", tmp_path / "population-x-y.json"]
+    for path in stale:
+        path.write_bytes(b"built by older code")
+    population._population.cache_clear()
+    try:
+        built = population_for(SMALL)
+        cached = population._cache_file(SMALL.population_version)
+        assert sorted(tmp_path.iterdir()) == [cached]
+        again = population._load(SMALL.population_version, cached)
+        assert np.array_equal(again.account_id, built.account_id)
+        assert again.holder_name(5) == built.holder_name(5) and again.merchant(3) == built.merchant(3)
+    finally:
+        population._population.cache_clear()

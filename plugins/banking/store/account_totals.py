@@ -13,7 +13,6 @@ minutes can be read from them (``rules.history_totals``).
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 
 import numpy as np
 import psycopg
@@ -21,7 +20,7 @@ import psycopg
 from banking.db import sql, sql_statements
 from banking.model import US_PER_MINUTE, Window, micros
 from banking.store.copy_format import PG_EPOCH_US, SIGNATURE, TRAILER
-from banking.stream.batch import COUNTRY_CODES, Batch, PopulationTables
+from banking.stream.batch import COUNTRY_CODES, Batch
 
 # One banking_state_new row in binary COPY: the field count, then each field after its length.
 _NEW_ROW = np.dtype(
@@ -94,7 +93,7 @@ def encode_new_rows(batch: Batch, start: datetime) -> bytes:
         group = key[starts]
         pair, offset = np.divmod(group, span)
         who, where = np.divmod(pair, len(COUNTRY_CODES))
-        rows["account"] = account_bytes(batch.tables)[who]
+        rows["account"] = batch.tables.population.account_id[who]
         rows["country"] = _CODES[where]
         rows["minute"] = (first + offset) * US_PER_MINUTE - PG_EPOCH_US
         rows["txns"] = np.diff(np.append(starts, len(key)))
@@ -103,12 +102,3 @@ def encode_new_rows(batch: Batch, start: datetime) -> bytes:
     for name, size in (("account", 16), ("country", 2), ("minute", 8), ("txns", 8), ("cents", 8)):
         rows[f"{name}_len"] = size
     return SIGNATURE + rows.tobytes() + TRAILER
-
-
-@lru_cache(maxsize=4)
-def account_bytes(tables: PopulationTables) -> np.ndarray:
-    """The account_id bytes (S16) of every account, by population index."""
-    ids = tables.account_ids
-    result = np.empty(len(ids.sorted_ids), "S16")
-    result[ids.positions] = ids.sorted_ids
-    return result

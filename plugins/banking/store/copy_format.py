@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from banking.countries import COUNTRIES
 from banking.model import (
     CARD_NOT_PRESENT,
     CARD_PRESENT,
+    CARD_TYPES,
     CHANNELS,
     DECISIONS,
     NO_RULES_TRIGGERED,
@@ -33,6 +35,7 @@ from banking.model import (
 from banking.rules.engine import Scores
 from banking.rules.rule_set import NO_HITS_EXPLANATION
 from banking.stream.batch import Batch, PopulationTables
+from banking.stream.population import COUNTRY_CODES, Population
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no flags, no header extension
 TRAILER = struct.pack(">h", -1)
@@ -84,7 +87,9 @@ def encode_chunks(
     rows = range(len(batch)) if rows is None else rows
     if rows.step != 1 or not (0 <= rows.start <= rows.stop <= len(batch)):
         raise EncodeError(f"rows {rows} are not a range of the batch's {len(batch)} rows")
-    cards, merchants = fragments(batch.tables)
+    merchants = merchant_fragments(batch.tables)
+    used_cards, card_code = np.unique(batch.card, return_inverse=True)
+    cards = card_fragments(batch.tables.population, used_cards)
     version = _text(rule_set_version)
     kinds = _table(
         _text(tt) + _text(CARD_PRESENT if present else CARD_NOT_PRESENT) + _text(ch) + scenario + version
@@ -122,7 +127,7 @@ def encode_chunks(
         parts[0::5] = fixed.view(_RECORD).tolist()
         parts[1::5] = kinds[kind_code[lo:hi]].tolist()
         parts[2::5] = scoring.tolist()
-        parts[3::5] = cards[batch.card[lo:hi]].tolist()
+        parts[3::5] = cards[card_code[lo:hi]].tolist()
         parts[4::5] = merchants[batch.merchant[lo:hi]].tolist()
         yield b"".join(parts)
     yield TRAILER
@@ -173,33 +178,59 @@ class _ScoringFields:
         return triggered + _text("; ".join(texts)) + decided + _field(b"\x01[" + hits.encode() + b"]")
 
 
-def fragments(tables: PopulationTables) -> tuple[np.ndarray, np.ndarray]:
-    """The card columns (with the card's account) per card and the merchant columns per merchant."""
-    cached = _FRAGMENTS.get(tables.version)
-    if cached is None or cached[0] is not tables:
-        accounts = tables.population.accounts
-        cards = _table(
-            _text(a.holder_name)
-            + _text(a.currency)
-            + _text(a.home_country)
-            + _uuid(a.account_id)
-            + _field(b"\x01" if a.blacklisted else b"\x00")
-            + _uuid(c.card_ref)
-            + _text(c.masked_pan)
-            + _text(c.card_type)
-            for c, a in zip(tables.cards, (accounts[i] for i in tables.card_account.tolist()), strict=True)
+def card_fragments(population: Population, cards: np.ndarray) -> np.ndarray:
+    """The card columns (with the card's account) of each of ``cards``: built per batch for the
+    cards it uses, so that a population of millions never needs a table of them all."""
+    p = population
+    accounts = p.card_account[cards]
+    currency_and_home = [_text(COUNTRIES[code].currency) + _text(code) for code in COUNTRY_CODES]
+    blacklisted = (_field(b"\x00"), _field(b"\x01"))
+    types = [_text(kind) for kind in CARD_TYPES]
+    return _table(
+        _text(f"{given} {family}"[:100])
+        + currency_and_home[home]
+        + _field(account)
+        + blacklisted[listed]
+        + _field(ref)
+        + _text(f"{prefix:06d}******{last4:04d}")
+        + types[kind]
+        for given, family, home, account, listed, ref, prefix, last4, kind in zip(
+            p.names[p.given_name[accounts]].tolist(),
+            p.names[p.family_name[accounts]].tolist(),
+            p.home[accounts].tolist(),
+            _raw_ids(p.account_id[accounts]),
+            p.blacklisted[accounts].tolist(),
+            _raw_ids(p.card_ref[cards]),
+            p.card_prefix[cards].tolist(),
+            p.card_last4[cards].tolist(),
+            p.card_type[cards].tolist(),
+            strict=True,
         )
+    )
+
+
+def _raw_ids(ids: np.ndarray) -> list[bytes]:
+    """The 16 bytes of each id of an S16 array (its items would lose trailing zero bytes)."""
+    raw = np.ascontiguousarray(ids).tobytes()
+    return [raw[i : i + 16] for i in range(0, len(raw), 16)]
+
+
+def merchant_fragments(tables: PopulationTables) -> np.ndarray:
+    """The merchant columns of every merchant (built once per process and population)."""
+    cached = _MERCHANTS.get(tables.version)
+    if cached is None or cached[0] is not tables:
+        p = tables.population
         merchants = _table(
             _uuid(m.merchant_id) + _text(m.name) + _text(m.category) + _text(m.country) + _text(m.city)
-            for m in tables.population.merchants
+            for m in map(p.merchant, range(p.n_merchants))
         )
-        if len(_FRAGMENTS) >= 4:
-            _FRAGMENTS.clear()
-        cached = _FRAGMENTS[tables.version] = (tables, cards, merchants)
-    return cached[1], cached[2]
+        if len(_MERCHANTS) >= 4:
+            _MERCHANTS.clear()
+        cached = _MERCHANTS[tables.version] = (tables, merchants)
+    return cached[1]
 
 
-_FRAGMENTS: dict[str, tuple[PopulationTables, np.ndarray, np.ndarray]] = {}
+_MERCHANTS: dict[str, tuple[PopulationTables, np.ndarray]] = {}
 _NULL = struct.pack(">i", -1)
 _quote = json.JSONEncoder(ensure_ascii=False).encode  # a str as a JSON string, as json.dumps writes it
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from psycopg import sql as pgsql
 
 from banking.db import sql
 from banking.paths import MIGRATIONS_DIR
-from banking.stream.population import Population, population_for
+from banking.store import population_rows
+from banking.stream.population import population_for
 from banking.stream.settings import GeneratorSettings
 
 log = logging.getLogger(__name__)
@@ -124,52 +125,26 @@ def seed_population(conn: psycopg.Connection, settings: GeneratorSettings) -> bo
             {
                 "version": version,
                 "seed": settings.seed,
-                "accounts": len(population.accounts),
-                "merchants": len(population.merchants),
-                "cards": len(population.cards),
-                "blacklisted": len(population.blacklist),
+                "accounts": population.n_accounts,
+                "merchants": population.n_merchants,
+                "cards": population.n_cards,
+                "blacklisted": len(population.listed_account),
             },
         )
-        _copy(conn, "population/copy_accounts", _account_rows(population))
-        _copy(
-            conn,
-            "population/copy_cards",
-            ((c.card_ref, c.account_id, c.card_type, c.masked_pan, c.issued_on) for c in population.cards),
-        )
-        _copy(
-            conn,
-            "population/copy_merchants",
-            ((m.merchant_id, m.name, m.category, m.country, m.city, version) for m in population.merchants),
-        )
-        _copy(
-            conn,
-            "population/copy_blacklist",
-            ((b.account_id, b.reason, b.listed_on) for b in population.blacklist),
-        )
+        for name, chunks in (
+            ("population/copy_accounts", population_rows.account_chunks),
+            ("population/copy_cards", population_rows.card_chunks),
+            ("population/copy_merchants", population_rows.merchant_chunks),
+            ("population/copy_blacklist", population_rows.blacklist_chunks),
+        ):
+            with conn.cursor() as cur, cur.copy(sql(name)) as copy:
+                for chunk in chunks(population):
+                    copy.write(chunk)
     log.info(
         "seeded population %s: %d accounts, %d merchants, %d blacklisted",
         version,
-        len(population.accounts),
-        len(population.merchants),
-        len(population.blacklist),
+        population.n_accounts,
+        population.n_merchants,
+        len(population.listed_account),
     )
     return True
-
-
-def _account_rows(population: Population) -> Iterable[tuple]:
-    for a in population.accounts:
-        yield (
-            a.account_id,
-            a.holder_name,
-            a.home_country,
-            a.city,
-            a.currency,
-            a.opened_on,
-            population.version,
-        )
-
-
-def _copy(conn: psycopg.Connection, name: str, rows: Iterable[tuple]) -> None:
-    with conn.cursor() as cur, cur.copy(sql(name)) as copy:
-        for row in rows:
-            copy.write_row(row)

@@ -12,11 +12,9 @@ from uuid import UUID
 
 import numpy as np
 
-from banking.countries import COUNTRIES
 from banking.model import MERCHANT_CATEGORIES, SCENARIOS, Window
-from banking.stream.population import Card, Population
+from banking.stream.population import COUNTRY_CODES, Population
 
-COUNTRY_CODES: tuple[str, ...] = tuple(COUNTRIES)
 NO_SCENARIO = -1
 
 
@@ -25,13 +23,17 @@ class IdIndex:
     """Positions of UUIDs (as 16-byte strings) in a list, looked up a whole array at a time."""
 
     sorted_ids: np.ndarray  # S16
-    positions: np.ndarray  # int64: where each sorted id sits in the list
+    positions: np.ndarray  # int32: where each sorted id sits in the list
 
     @classmethod
     def of(cls, ids: list[UUID]) -> IdIndex:
-        raw = np.array([u.bytes for u in ids], dtype="S16")
+        return cls.of_bytes(np.array([u.bytes for u in ids], dtype="S16"))
+
+    @classmethod
+    def of_bytes(cls, raw: np.ndarray) -> IdIndex:
+        """The index of ids given as an S16 array."""
         order = np.argsort(raw, kind="stable")
-        return cls(raw[order], order.astype(np.int64))
+        return cls(raw[order], order.astype(np.int32))
 
     def positions_of(self, ids: np.ndarray) -> np.ndarray:
         """The list position of each id; ids not in the list get len(list), len(list) + 1, ... (equal
@@ -48,20 +50,11 @@ class IdIndex:
 
 @dataclass(frozen=True, eq=False)
 class PopulationTables:
-    """The population as arrays, for sampling and for looking rows up by index."""
+    """The population's sampling and lookup tables, beside its own columns."""
 
     population: Population
-    cards: tuple[Card, ...]  # every card, account by account: a batch's ``card`` indexes this
     account_cum_weights: np.ndarray  # float64, for sampling accounts by activity
-    account_home: np.ndarray  # int16 index into COUNTRY_CODES
-    account_spend: np.ndarray  # float64 spend factor
-    account_blacklisted: np.ndarray  # bool
-    account_first_card: np.ndarray  # int32 index into ``cards``
-    account_card_count: np.ndarray  # int32
     blacklisted_accounts: np.ndarray  # int32 account indices
-    card_account: np.ndarray  # int32 account index of each card
-    merchant_category: np.ndarray  # int8 index into MERCHANT_CATEGORIES
-    merchant_country: np.ndarray  # int16 index into COUNTRY_CODES
     place_first: np.ndarray  # int32, per place (country * categories + category): first of its merchants
     place_count: np.ndarray  # int32, per place: how many merchants
     place_merchants: np.ndarray  # int32 merchant indices, grouped by place
@@ -72,9 +65,42 @@ class PopulationTables:
     def version(self) -> str:
         return self.population.version
 
+    # The population's columns that the generator, the rules and the loader index by row.
+    @property
+    def account_home(self) -> np.ndarray:
+        return self.population.home
+
+    @property
+    def account_spend(self) -> np.ndarray:
+        return self.population.spend
+
+    @property
+    def account_blacklisted(self) -> np.ndarray:
+        return self.population.blacklisted
+
+    @property
+    def account_first_card(self) -> np.ndarray:
+        return self.population.first_card
+
+    @property
+    def account_card_count(self) -> np.ndarray:
+        return self.population.card_count
+
+    @property
+    def card_account(self) -> np.ndarray:
+        return self.population.card_account
+
+    @property
+    def merchant_category(self) -> np.ndarray:
+        return self.population.merchant_category
+
+    @property
+    def merchant_country(self) -> np.ndarray:
+        return self.population.merchant_country
+
 
 def tables_for(population: Population) -> PopulationTables:
-    """The arrays of ``population`` (built once per process and population)."""
+    """The tables of ``population`` (built once per process and population)."""
     tables = _TABLES.get(population.version)
     if tables is None or tables.population is not population:
         if len(_TABLES) >= 4:
@@ -86,41 +112,23 @@ def tables_for(population: Population) -> PopulationTables:
 _TABLES: dict[str, PopulationTables] = {}
 
 
-def _build_tables(population: Population) -> PopulationTables:
-    accounts = population.accounts
-    country_index = {code: i for i, code in enumerate(COUNTRY_CODES)}
-    category_index = {c: i for i, c in enumerate(MERCHANT_CATEGORIES)}
-    cards = tuple(card for a in accounts for card in a.cards)
-    card_counts = np.array([len(a.cards) for a in accounts], dtype=np.int32)
-    first_card = np.zeros(len(accounts), dtype=np.int32)
-    first_card[1:] = np.cumsum(card_counts)[:-1]
-    merchants = population.merchants
-    merchant_category = np.array([category_index[m.category] for m in merchants], dtype=np.int8)
-    merchant_country = np.array([country_index[m.country] for m in merchants], dtype=np.int16)
-    place = merchant_country.astype(np.int64) * len(MERCHANT_CATEGORIES) + merchant_category
-    by_place = np.argsort(place, kind="stable").astype(np.int32)
+def _build_tables(p: Population) -> PopulationTables:
+    place = p.merchant_country.astype(np.int64) * len(MERCHANT_CATEGORIES) + p.merchant_category
     n_places = len(COUNTRY_CODES) * len(MERCHANT_CATEGORIES)
     place_count = np.bincount(place, minlength=n_places).astype(np.int32)
     place_first = np.zeros(n_places, dtype=np.int32)
     place_first[1:] = np.cumsum(place_count)[:-1]
+    # Blacklisted accounts are partly blocked: they transact about half as often on their own.
+    weights = p.activity.astype(np.float64) * np.where(p.blacklisted, 0.5, 1.0)
     return PopulationTables(
-        population=population,
-        cards=cards,
-        account_cum_weights=np.asarray(population.account_cum_weights, dtype=np.float64),
-        account_home=np.array([country_index[a.home_country] for a in accounts], dtype=np.int16),
-        account_spend=np.array([a.spend_factor for a in accounts], dtype=np.float64),
-        account_blacklisted=np.array([a.blacklisted for a in accounts], dtype=bool),
-        account_first_card=first_card,
-        account_card_count=card_counts,
-        blacklisted_accounts=np.array([i for i, a in enumerate(accounts) if a.blacklisted], dtype=np.int32),
-        card_account=np.repeat(np.arange(len(accounts), dtype=np.int32), card_counts),
-        merchant_category=merchant_category,
-        merchant_country=merchant_country,
+        population=p,
+        account_cum_weights=np.cumsum(weights),
+        blacklisted_accounts=p.listed_account,
         place_first=place_first,
         place_count=place_count,
-        place_merchants=by_place,
-        account_ids=IdIndex.of([a.account_id for a in accounts]),
-        card_ids=IdIndex.of([c.card_ref for c in cards]),
+        place_merchants=np.argsort(place, kind="stable").astype(np.int32),
+        account_ids=IdIndex.of_bytes(p.account_id),
+        card_ids=IdIndex.of_bytes(p.card_ref),
     )
 
 
@@ -136,9 +144,9 @@ class Batch:
     channel: np.ndarray  # int8 index into CHANNELS
     amount_cents: np.ndarray  # int64, USD
     amount_crr_cents: np.ndarray  # int64, in the account's currency
-    account: np.ndarray  # int32 index into population.accounts
-    card: np.ndarray  # int32 index into tables.cards
-    merchant: np.ndarray  # int32 index into population.merchants
+    account: np.ndarray  # int32 account index in the population
+    card: np.ndarray  # int32 card index in the population
+    merchant: np.ndarray  # int32 merchant index in the population
     present: np.ndarray  # bool: card present
     scenario: np.ndarray  # int8 index into SCENARIOS, NO_SCENARIO for legitimate rows
 

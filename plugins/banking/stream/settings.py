@@ -36,7 +36,7 @@ SPECS: dict[str, FieldSpec] = {
     "seed": FieldSpec(int, 0, 2**31 - 1, "seed of the population and of every window's transactions"),
     "rate_per_minute": FieldSpec(float, 0.0, 100_000.0, "average transactions per minute"),
     "fraud_rate": FieldSpec(float, 0.0, 0.5, "share of transactions that belong to injected fraud scenarios"),
-    "n_accounts": FieldSpec(int, 10, 1_000_000, "accounts in the synthetic population"),
+    "n_accounts": FieldSpec(int, 10, 10_000_000, "accounts in the synthetic population"),
     "n_merchants": FieldSpec(int, 10, 200_000, "merchants in the synthetic population"),
     "blacklist_rate": FieldSpec(float, 0.0, 0.5, "share of accounts on the blacklist"),
     "variant": FieldSpec(
@@ -45,6 +45,9 @@ SPECS: dict[str, FieldSpec] = {
 }
 # The longest data window one run may own (the DAG's window_minutes Param, checked again by the tasks).
 MAX_WINDOW_MINUTES = 1440
+# More transactions a day than this per account on average is far busier than real customers: the
+# generate task warns, since the velocity rules then fire on ordinary traffic.
+BUSY_ACCOUNT_TXNS_PER_DAY = 20
 # Settings a trigger form may change: the population stays the one banking_schema seeded.
 STREAM_FIELDS = ("rate_per_minute", "fraud_rate", "variant")
 # What a run of banking_transactions may be triggered with: its window and the stream settings.
@@ -56,7 +59,9 @@ class GeneratorSettings:
     """What the synthetic stream looks like. The population depends on the first field group only."""
 
     seed: int = 42
-    n_accounts: int = 5_000
+    # At the default rate, 2.9 transactions per account a day on average (a median about 2.4), as
+    # in a real bank's card book.
+    n_accounts: int = 50_000
     n_merchants: int = 800
     blacklist_rate: float = 0.02
     rate_per_minute: float = 100.0
@@ -71,6 +76,11 @@ class GeneratorSettings:
     def population_key(self) -> tuple[int, int, int, float]:
         """The settings the population is built from (and nothing else)."""
         return (self.seed, self.n_accounts, self.n_merchants, self.blacklist_rate)
+
+    @property
+    def txns_per_account_per_day(self) -> float:
+        """How many transactions an account makes a day on average at this rate."""
+        return self.rate_per_minute * 1440 / self.n_accounts
 
     @property
     def population_version(self) -> str:
