@@ -79,7 +79,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _sqlalchemy_url(params: Mapping[str, str], dbname: str, scheme: str) -> str:
+def sqlalchemy_url(params: Mapping[str, str], dbname: str, scheme: str) -> str:
     """A SQLAlchemy URL; a Unix socket folder goes into the ``host`` query parameter."""
     user = quote(params.get("user") or "postgres", safe="")
     password = params.get("password")
@@ -513,9 +513,9 @@ class Stack:
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.base_url}/execution/",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{ADMIN}:admin",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
-            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=_sqlalchemy_url(meta, self.meta_db, "postgresql+psycopg2"),
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlalchemy_url(meta, self.meta_db, "postgresql+psycopg2"),
             AIRFLOW__CELERY__BROKER_URL=self.redis.url,
-            AIRFLOW__CELERY__RESULT_BACKEND=_sqlalchemy_url(meta, self.meta_db, "db+postgresql"),
+            AIRFLOW__CELERY__RESULT_BACKEND=sqlalchemy_url(meta, self.meta_db, "db+postgresql"),
             AIRFLOW__CELERY__WORKER_CONCURRENCY=str(self.concurrency),
             AIRFLOW__OPERATORS__DEFAULT_QUEUE=self.queue,
             AIRFLOW__API__HOST="127.0.0.1",

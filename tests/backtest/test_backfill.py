@@ -2,7 +2,8 @@
 
 The backfill is executed the way it is in production: ``airflow scheduler`` (LocalExecutor) runs
 the backfill's DAG runs, and its task workers talk to ``airflow api-server`` (the Execution API),
-all against a private AIRFLOW_HOME. The windows are also run one by one in process, in another
+all against a private AIRFLOW_HOME and a PostgreSQL metadata database (SQLite's one writer at a time
+makes the CLI's backfill and the scheduler wait on each other). The windows are also run one by one in process, in another
 database, one of them twice; both databases must hold the same rows.
 """
 
@@ -12,7 +13,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from scripts.e2e_stack import sqlalchemy_url
 
 from banking import pipeline
 from banking.model import Window
@@ -58,10 +59,12 @@ def _tail(path: Path, chars: int = 3000) -> str:
 
 
 @contextmanager
-def airflow_cluster(home: Path, conn_uri: str) -> Iterator[dict[str, str]]:
-    """A scheduler and an api-server on ``home``; yields the environment for CLI calls."""
+def airflow_cluster(home: Path, conn_uri: str, meta_url: str) -> Iterator[dict[str, str]]:
+    """A scheduler and an api-server on ``home`` with the metadata database at ``meta_url``; yields
+    the environment for CLI calls."""
     port = _free_port()
     env = airflow_env(home, conn_uri) | {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": meta_url,
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # paused DAGs' tasks never run
@@ -110,14 +113,13 @@ def airflow_cluster(home: Path, conn_uri: str) -> Iterator[dict[str, str]]:
                 proc.wait(timeout=10)
 
 
-def backfill_states(home: Path) -> list[tuple[str, str]]:
+def backfill_states(pg: TestServer, meta_db: str) -> list[tuple[str, str]]:
     """(logical date, state) of the backfill's DAG runs, from the metadata database."""
-    with suppress(sqlite3.OperationalError), sqlite3.connect(home / "airflow.db", timeout=5) as meta:
+    with pg.connect(meta_db) as meta:
         return meta.execute(
             "SELECT logical_date, state FROM dag_run WHERE dag_id = 'banking_transactions' "
             "AND run_type = 'backfill' ORDER BY logical_date"
         ).fetchall()
-    return []
 
 
 def test_a_backfill_equals_its_windows_run_one_by_one(
@@ -136,7 +138,9 @@ def test_a_backfill_equals_its_windows_run_one_by_one(
         schema.seed_population(conn, SMALL)
     home = tmp_path / "airflow-home"
     home.mkdir()
-    with airflow_cluster(home, pg.uri(dbname)) as env:
+    meta_db = pg.create_database("airflow_backfill_meta")
+    meta_url = sqlalchemy_url(pg.admin, meta_db, "postgresql+psycopg2")
+    with airflow_cluster(home, pg.uri(dbname), meta_url) as env:
         # A backfill's logical dates are its windows' starts: --from-date/--to-date are inclusive.
         created = subprocess.run(
             [AIRFLOW, "backfill", "create", "--dag-id", "banking_transactions"]
@@ -150,7 +154,7 @@ def test_a_backfill_equals_its_windows_run_one_by_one(
         assert created.returncode == 0, created.stdout[-2000:] + created.stderr[-2000:]
         deadline = time.monotonic() + 150
         while True:
-            states = backfill_states(home)
+            states = backfill_states(pg, meta_db)
             if len(states) == len(windows) and all(s in ("success", "failed") for _, s in states):
                 break
             assert time.monotonic() < deadline, f"backfill unfinished: {states}\n" + _tail(
