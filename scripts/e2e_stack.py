@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -65,7 +65,7 @@ LOCAL_REDIS = ("127.0.0.1", 6379)
 ADMIN = "admin"
 TERMINAL_RUN_STATES = {"success", "failed"}
 # Where ``measure`` starts its windows: a fixed past day, so the time-of-day curve is the same each time.
-MEASURE_START = datetime(2026, 11, 20, tzinfo=UTC)
+MEASURE_START = datetime(2026, 11, 20, tzinfo=timezone.utc)
 
 
 def say(message: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 DAG = "banking_transactions"
 # With a logical date the run owns the minute before it: [11:59, 12:00), stretched to 3 minutes.
-LOGICAL_DATE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+LOGICAL_DATE = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 CONF = {"window_minutes": 3, "rate_per_minute": 400, "fraud_rate": 0.1, "variant": 3}
 WINDOW = (LOGICAL_DATE - timedelta(minutes=3), LOGICAL_DATE)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -24,7 +24,7 @@ from banking.stream.population import mask_pan, population_for
 from tests.builders import generate_window
 from tests.helpers import SMALL
 
-NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)
+NOON = datetime(2026, 11, 2, 12, tzinfo=timezone.utc)
 
 
 def minute(start: datetime, n: int = 1) -> Window:
@@ -242,7 +242,8 @@ def test_airflow_pendulum_datetimes_give_the_same_window_and_rows() -> None:
     start = pendulum.datetime(2026, 11, 2, 12, 30, 0, 250, tz="Europe/Paris")
     window = Window(start, start.add(minutes=2))
     plain = Window(
-        datetime(2026, 11, 2, 11, 30, 0, 250, tzinfo=UTC), datetime(2026, 11, 2, 11, 32, 0, 250, tzinfo=UTC)
+        datetime(2026, 11, 2, 11, 30, 0, 250, tzinfo=timezone.utc),
+        datetime(2026, 11, 2, 11, 32, 0, 250, tzinfo=timezone.utc),
     )
     assert window == plain and type(window.start) is datetime
     assert micros(start) == micros(plain.start) == 1_793_619_000_000_250
