@@ -762,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-minutes", type=int, default=1, help="measure: window_minutes of each run")
     parser.add_argument(
         "--start",
-        type=datetime.fromisoformat,
+        type=_ts,
         default=MEASURE_START,
         help="measure: where the first window starts (ISO, with offset), default 2026-11-20T00:00+00:00",
     )

@@ -66,6 +66,11 @@ def from_micros(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+def parse_datetime(text: str) -> datetime:
+    """``datetime.fromisoformat``, also taking the ``Z`` of UTC, which it only takes from Python 3.11 on."""
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A half-open data window [start, end) in UTC, owned by exactly one DAG run."""

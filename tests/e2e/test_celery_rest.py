@@ -9,6 +9,7 @@ import httpx
 import pytest
 from scripts.e2e_stack import Stack
 
+from banking.model import parse_datetime
 from tests.e2e.helpers import SETTINGS
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +31,7 @@ def test_the_run_succeeds_with_its_conf(rest_run: dict[str, Any]) -> None:
     assert rest_run["state"] == "success", rest_run
     assert rest_run["run_type"] == "manual"
     assert rest_run["conf"] == CONF
-    assert datetime.fromisoformat(rest_run["data_interval_end"]) == LOGICAL_DATE
+    assert parse_datetime(rest_run["data_interval_end"]) == LOGICAL_DATE
 
 
 def test_the_rows_arrived(celery_stack: Stack, rest_run: dict[str, Any]) -> None:

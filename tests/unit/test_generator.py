@@ -17,6 +17,7 @@ from banking.model import (
     TRANS_TYPES,
     Window,
     WindowError,
+    parse_datetime,
 )
 from banking.stream import generator
 from banking.stream.batch import tables_for
@@ -145,6 +146,14 @@ def test_population_is_stable_and_masked() -> None:
 def test_bad_windows_are_refused(start: datetime, end: datetime) -> None:
     with pytest.raises(WindowError):
         Window(start, end)
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-02T12:00:00Z", "2026-11-02T12:00:00z", "2026-11-02T13:00:00+01:00"]
+)
+def test_iso_datetimes_parse_with_the_z_of_utc_on_every_python(text: str) -> None:
+    assert parse_datetime(text) == NOON and parse_datetime(text).tzinfo is not None
+    assert parse_datetime("2026-11-02T12:00:00") == NOON.replace(tzinfo=None)
 
 
 def test_identical_in_every_process() -> None:

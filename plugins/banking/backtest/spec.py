@@ -21,7 +21,7 @@ from banking.backtest.bounds import (
     MAX_RANGE,
     PARAMS,
 )
-from banking.model import ParamsError, Window
+from banking.model import ParamsError, Window, parse_datetime
 from banking.rules.config import load_rules, parse_rules
 from banking.rules.rule_set import RuleSet
 
@@ -119,7 +119,7 @@ def _datetime(name: str, value: object) -> datetime:
     parsed: datetime | None = value if isinstance(value, datetime) else None
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.strip())
+            parsed = parse_datetime(value.strip())
         except ValueError:
             parsed = None
     if parsed is None:
