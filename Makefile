@@ -1,11 +1,11 @@
 # The two set-up commands of the README: `make run` and `make test`.
-# Python: the first of 3.11, 3.12, 3.13 found on PATH or in pyenv (scripts/find_python.sh), or PYTHON=.
+# Python: the first of 3.11, 3.12, 3.13, 3.10 found on PATH or in pyenv (scripts/find_python.sh), or PYTHON=.
 PYTHON ?= $(shell scripts/find_python.sh)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The venv's Python version once it exists, else PYTHON's; it picks the pinned constraints:
-# constraints.txt for 3.11 (also the Docker image's), constraints-py3.12.txt, constraints-py3.13.txt.
+# constraints.txt for 3.11 (also the Docker image's), constraints-py3.10.txt, -py3.12.txt, -py3.13.txt.
 PYVER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) \
 	-c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(filter 3.11,$(PYVER)),constraints.txt,constraints-py$(PYVER).txt)
@@ -21,10 +21,10 @@ $(STAMP): requirements.txt requirements-dev.txt $(CONSTRAINTS)
 	touch $(STAMP)
 
 constraints-py.txt:
-	@echo "No Python 3.11, 3.12 or 3.13 found (PYTHON=$(PYTHON)): install one, or run make PYTHON=/path/to/python3.x"; exit 1
+	@echo "No Python 3.10, 3.11, 3.12 or 3.13 found (PYTHON=$(PYTHON)): install one, or run make PYTHON=/path/to/python3.x"; exit 1
 
 constraints-py%.txt:
-	@echo "Python $* is not supported: Airflow 3.3 and this project need 3.11, 3.12 or 3.13 (make PYTHON=...)"; exit 1
+	@echo "Python $* is not supported: Airflow 3.3 and this project need 3.10, 3.11, 3.12 or 3.13 (make PYTHON=...)"; exit 1
 
 ## Run the pipeline on its schedule: embedded PostgreSQL (unless AIRFLOW_CONN_BANKING_DB is set) + Airflow standalone.
 run: setup

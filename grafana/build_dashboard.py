@@ -26,9 +26,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import dedent
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack and the *_Head spelling are 3.11+
 
 GRAFANA_DIR = Path(__file__).resolve().parent
 DASHBOARD_FILE = GRAFANA_DIR / "dashboards" / "banking.json"
@@ -181,7 +184,7 @@ def _panel(
 
 
 def _stat(
-    *head: *_Head,
+    *head: Unpack[_Head],
     source: str = ROLLUP,
     unit: str = "short",
     color: str | None = None,
@@ -213,7 +216,7 @@ def _stat(
 
 
 def _timeseries(
-    *head: *_Head,
+    *head: Unpack[_Head],
     source: str = ROLLUP,
     unit: str = "short",
     draw: str = "line",
@@ -238,7 +241,7 @@ def _timeseries(
     return _panel(head, "timeseries", "time_series", source, field_config, options, max_data_points)
 
 
-def _barchart(*head: *_Head, x_field: str, source: str = ROLLUP, color: str = "blue") -> Panel:
+def _barchart(*head: Unpack[_Head], x_field: str, source: str = ROLLUP, color: str = "blue") -> Panel:
     field_config = {
         "defaults": {"unit": "short", "color": {"mode": "fixed", "fixedColor": color}},
         "overrides": [],
@@ -260,7 +263,7 @@ def _barchart(*head: *_Head, x_field: str, source: str = ROLLUP, color: str = "b
     return _panel(head, "barchart", "table", source, field_config, options)
 
 
-def _table(*head: *_Head, source: str, overrides: list[dict[str, Any]]) -> Panel:
+def _table(*head: Unpack[_Head], source: str, overrides: list[dict[str, Any]]) -> Panel:
     field_config = {"defaults": {"custom": _TABLE_FIELD}, "overrides": overrides}
     options = {"showHeader": True, "cellHeight": "sm", "frameIndex": 0}
     return _panel(head, "table", "table", source, field_config, options)

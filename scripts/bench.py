@@ -51,7 +51,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ from scripts import bench_population, bench_sql, bench_steady, embedded_postgres
 
 STREAM_RATE = 100.0  # transactions per minute for the throughput batches
 ROUND_DAYS = 10  # days between two rounds' windows: a 100k batch's two windows and their 7 days of history
-T0 = datetime(2026, 6, 1, tzinfo=UTC)  # throughput batches start here; dashboard data ends here
+T0 = datetime(2026, 6, 1, tzinfo=timezone.utc)  # throughput batches start here; dashboard data ends here
 
 
 def emit(name: str, value: float | int | str) -> None:
@@ -163,8 +163,8 @@ def reset_days(conn: psycopg.Connection, window: Window) -> None:
                 psql.SQL("DROP TABLE IF EXISTS {}").format(psql.Identifier(f"banking_data_p{day:%Y%m%d}"))
             )
         bounds = {
-            "start": datetime.combine(first, datetime.min.time(), UTC),
-            "end": datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), UTC),
+            "start": datetime.combine(first, datetime.min.time(), timezone.utc),
+            "end": datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), timezone.utc),
         }
         for statement in bench_sql.sql_statements("reset_days"):
             conn.execute(statement, bounds)
@@ -273,7 +273,7 @@ def seed_style(conn: psycopg.Connection, n: int) -> tuple[float, int]:
             row_conn.execute(
                 insert,
                 (
-                    datetime.now(UTC),
+                    datetime.now(timezone.utc),
                     uuid.uuid4(),
                     kind,
                     amount,
@@ -478,7 +478,7 @@ def freshness(admin: dict[str, str], dbname: str, runs: int) -> None:
     )
     airflow = str(Path(sys.executable).parent / "airflow")
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-    started_at = datetime.now(UTC)
+    started_at = datetime.now(timezone.utc)
     log = (home / "standalone.log").open("w")
     process = subprocess.Popen(
         [airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

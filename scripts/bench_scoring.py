@@ -14,7 +14,7 @@ import copy
 import gc
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -53,7 +53,7 @@ def realistic(rows: int, accounts: int, history_days: float, seed: int = 1) -> t
     cards_of = rng.integers(1, 3, accounts)  # card k of account a has key 2a + k
     activity = rng.pareto(2.0, accounts) + 0.2  # some accounts are far busier than others
     activity /= activity.sum()
-    start_us = int(model.micros(datetime(2026, 11, 2, tzinfo=UTC)))
+    start_us = int(model.micros(datetime(2026, 11, 2, tzinfo=timezone.utc)))
     minute = 60_000_000
 
     def draw(n: int, t0: int, t1: int) -> dict[str, np.ndarray]:

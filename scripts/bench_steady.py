@@ -42,7 +42,7 @@ import re
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1/postgres"
 # Every history starts here. The generator's rate follows a time-of-day curve: from noon, the
 # windows after 1 hour of history (13:00, intensity 1.35) and after whole days and the empty
 # look-back (12:00, 1.4) see about as many rows, 1.4 times the mean rate (``steady_window_rows``).
-BASE = datetime(2026, 6, 1, 12, tzinfo=UTC)
+BASE = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
 EMPTY_GAP = timedelta(days=60)  # the warming window lies this long before the empty look-back's
 STAGES = ("generate", "score", "load")
 CAPACITY_BUDGET_S = (

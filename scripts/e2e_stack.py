@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -65,7 +65,7 @@ LOCAL_REDIS = ("127.0.0.1", 6379)
 ADMIN = "admin"
 TERMINAL_RUN_STATES = {"success", "failed"}
 # Where ``measure`` starts its windows: a fixed past day, so the time-of-day curve is the same each time.
-MEASURE_START = datetime(2026, 11, 20, tzinfo=UTC)
+MEASURE_START = datetime(2026, 11, 20, tzinfo=timezone.utc)
 
 
 def say(message: str) -> None:
@@ -762,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-minutes", type=int, default=1, help="measure: window_minutes of each run")
     parser.add_argument(
         "--start",
-        type=datetime.fromisoformat,
+        type=_ts,
         default=MEASURE_START,
         help="measure: where the first window starts (ISO, with offset), default 2026-11-20T00:00+00:00",
     )

@@ -37,6 +37,8 @@ for _path in (str(ROOT), str(ROOT / "plugins")):
 
 import psycopg  # noqa: E402
 
+from banking.model import parse_datetime  # noqa: E402
+
 CONN_ENV = "AIRFLOW_CONN_BANKING_DB"
 DEFAULT_WINDOWS = 500
 # A fixed, daytime start: the same windows (and rows) on every soak, away from the live stream.
@@ -221,7 +223,7 @@ def run_soak(
 
 
 def _parse_start(value: str) -> datetime:
-    start = datetime.fromisoformat(value)
+    start = parse_datetime(value)
     if start.tzinfo is None:
         raise argparse.ArgumentTypeError(f"--start needs a time zone, e.g. {DEFAULT_START}")
     if start.second or start.microsecond:

@@ -7,7 +7,7 @@ Amounts are integer cents so that sums and thresholds are exact; they become
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 # Values the original project's dashboard queries rely on (see README "Data model").
 TRANS_TYPES = ("Real_time_transaction", "settlements", "dispute")
@@ -50,7 +50,7 @@ class LoadError(RuntimeError):
     """A window that cannot be loaded as it is; nothing of it was written."""
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 US_PER_MINUTE = 60_000_000  # the columns' time unit (µs) per minute
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -66,6 +66,11 @@ def from_micros(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+def parse_datetime(text: str) -> datetime:
+    """``datetime.fromisoformat``, also taking the ``Z`` of UTC, which it only takes from Python 3.11 on."""
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A half-open data window [start, end) in UTC, owned by exactly one DAG run."""
@@ -78,9 +83,9 @@ class Window:
             value = getattr(self, name)
             if not isinstance(value, datetime) or value.tzinfo is None:
                 raise WindowError(f"window {name} must be a timezone-aware datetime, got {value!r}")
-            utc = value.astimezone(UTC)
+            utc = value.astimezone(timezone.utc)
             if type(utc) is not datetime:  # e.g. pendulum's DateTime from Airflow: keep plain datetimes
-                utc = datetime(*utc.timetuple()[:6], utc.microsecond, tzinfo=UTC)
+                utc = datetime(*utc.timetuple()[:6], utc.microsecond, tzinfo=timezone.utc)
             object.__setattr__(self, name, utc)
         if self.end <= self.start:
             raise WindowError(

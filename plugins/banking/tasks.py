@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from banking import db, pipeline
@@ -113,7 +113,7 @@ def window_of_run(
     if interval_start is not None and interval_end is not None and interval_end > interval_start:
         start, end = interval_start, interval_end
     elif run_after is not None:
-        end = run_after.astimezone(UTC).replace(second=0, microsecond=0)
+        end = run_after.astimezone(timezone.utc).replace(second=0, microsecond=0)
         start = end - timedelta(minutes=1)
     else:
         raise ParamsError(
@@ -277,7 +277,7 @@ def warm_start(reference: datetime, conn_id: str = db.DEFAULT_CONN_ID) -> dict[s
     """On a new database, load the history the rules look back over, ending at ``reference``'s minute
     (``BANKING_WARM_START_DAYS``, 0 = off), so every rule and panel works from the first minute."""
     duration = duration_setting(WARM_START_DAYS_ENV, DEFAULT_WARM_START_DAYS, timedelta(days=1), 31)
-    end = reference.astimezone(UTC).replace(second=0, microsecond=0)
+    end = reference.astimezone(timezone.utc).replace(second=0, microsecond=0)
     settings = from_env()
     rule_set = live_rules()
     started = time.perf_counter()

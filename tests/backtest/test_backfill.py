@@ -18,7 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -125,7 +125,7 @@ def backfill_states(pg: TestServer, meta_db: str) -> list[tuple[str, str]]:
 def test_a_backfill_equals_its_windows_run_one_by_one(
     pg: TestServer, db: psycopg.Connection, rule_set: RuleSet, tmp_path: Path
 ) -> None:
-    start = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    start = (datetime.now(timezone.utc) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     windows = [Window(start + timedelta(minutes=i), start + timedelta(minutes=i + 1)) for i in range(3)]
 
     # One by one, in process; the middle window twice (a rerun changes nothing).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -96,7 +96,7 @@ def test_two_populations_can_live_side_by_side(db: psycopg.Connection) -> None:
 
 
 def test_partitions_are_daily_and_created_on_demand(db: psycopg.Connection) -> None:
-    start = datetime(2026, 3, 28, 22, tzinfo=UTC)
+    start = datetime(2026, 3, 28, 22, tzinfo=timezone.utc)
     assert ensure_partitions(db, Window(start, start + timedelta(days=2))) == 3
     assert ensure_partitions(db, Window(start, start + timedelta(hours=1))) == 0
     parts = [
@@ -121,7 +121,9 @@ def test_two_loads_creating_the_same_day_at_once_both_succeed(
     import threading
 
     name, _ = empty_db
-    window = Window(datetime(2031, 3, 4, 10, tzinfo=UTC), datetime(2031, 3, 4, 11, tzinfo=UTC))
+    window = Window(
+        datetime(2031, 3, 4, 10, tzinfo=timezone.utc), datetime(2031, 3, 4, 11, tzinfo=timezone.utc)
+    )
     outcome: list[object] = []
     with pg.connect(name) as first:
         first.autocommit = False

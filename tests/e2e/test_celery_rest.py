@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
 from scripts.e2e_stack import Stack
 
+from banking.model import parse_datetime
 from tests.e2e.helpers import SETTINGS
 
 pytestmark = pytest.mark.e2e
 
 DAG = "banking_transactions"
 # With a logical date the run owns the minute before it: [11:59, 12:00), stretched to 3 minutes.
-LOGICAL_DATE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+LOGICAL_DATE = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 CONF = {"window_minutes": 3, "rate_per_minute": 400, "fraud_rate": 0.1, "variant": 3}
 WINDOW = (LOGICAL_DATE - timedelta(minutes=3), LOGICAL_DATE)
 
@@ -30,7 +31,7 @@ def test_the_run_succeeds_with_its_conf(rest_run: dict[str, Any]) -> None:
     assert rest_run["state"] == "success", rest_run
     assert rest_run["run_type"] == "manual"
     assert rest_run["conf"] == CONF
-    assert datetime.fromisoformat(rest_run["data_interval_end"]) == LOGICAL_DATE
+    assert parse_datetime(rest_run["data_interval_end"]) == LOGICAL_DATE
 
 
 def test_the_rows_arrived(celery_stack: Stack, rest_run: dict[str, Any]) -> None:

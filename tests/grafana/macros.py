@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 _MACRO = re.compile(r"\$([_a-zA-Z0-9]+)\(([^\)]*)\)")
@@ -97,7 +97,7 @@ def for_panel(start: datetime, end: datetime, panel: Any) -> TimeRange:
 
 def rfc3339nano(moment: datetime) -> str:
     """Go's ``time.RFC3339Nano`` of a UTC time: no trailing zeros in the fraction, ``Z`` for UTC."""
-    moment = moment.astimezone(UTC)
+    moment = moment.astimezone(timezone.utc)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if moment.microsecond:
         text += "." + f"{moment.microsecond:06d}".rstrip("0")

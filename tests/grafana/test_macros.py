@@ -3,7 +3,7 @@ the interval it uses follows Grafana's rangeutil (calculateInterval, roundInterv
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -16,7 +16,7 @@ from tests.grafana.macros import (
     round_interval,
 )
 
-FROM = datetime(2018, 4, 12, 18, 0, tzinfo=UTC)
+FROM = datetime(2018, 4, 12, 18, 0, tzinfo=timezone.utc)
 RANGE = TimeRange(FROM, FROM + timedelta(minutes=5), interval=timedelta(minutes=10))
 
 
@@ -49,8 +49,8 @@ def test_expands_like_grafana(sql: str, expected: str) -> None:
 
 
 def test_fractional_seconds_are_rfc3339nano() -> None:
-    start = datetime(1960, 2, 1, 7, 0, 0, 500000, tzinfo=UTC)
-    end = datetime(1980, 2, 3, 8, 0, 0, 500000, tzinfo=UTC)
+    start = datetime(1960, 2, 1, 7, 0, 0, 500000, tzinfo=timezone.utc)
+    end = datetime(1980, 2, 3, 8, 0, 0, 500000, tzinfo=timezone.utc)
     assert expand("$__timeFilter(t)", TimeRange(start, end)) == (
         "t BETWEEN '1960-02-01T07:00:00.5Z' AND '1980-02-03T08:00:00.5Z'"
     )

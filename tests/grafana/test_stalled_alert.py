@@ -4,7 +4,7 @@ read-only role: it fires before any window was ever loaded and stays quiet right
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -44,14 +44,14 @@ def test_stalled_fires_when_no_window_was_ever_loaded(db: psycopg.Connection) ->
     rule = provisioned_rule(STALLED)
     db.execute("SET ROLE banking_reader")
     assert db.execute("SELECT count(*) FROM banking_batches").fetchone() == (0,)
-    value, fires = evaluate(db, rule, datetime.now(UTC))
+    value, fires = evaluate(db, rule, datetime.now(timezone.utc))
     assert fires, value
     assert value == bd.NEVER_LOADED_SECONDS
 
 
 def test_stalled_is_quiet_right_after_a_load(db: psycopg.Connection, rule_set: rules.RuleSet) -> None:
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     pipeline.run_window(db, SMALL, rule_set, Window(end - timedelta(minutes=1), end))
     db.execute("SET ROLE banking_reader")
-    value, fires = evaluate(db, provisioned_rule(STALLED), datetime.now(UTC))
+    value, fires = evaluate(db, provisioned_rule(STALLED), datetime.now(timezone.utc))
     assert not fires and 0 <= value < 60, value

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -181,7 +181,7 @@ def test_pipeline_runs_windows_and_retention_as_itself(
     with db.hook_connection() as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == "banking_pipeline"
 
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     recent = max(now - timedelta(minutes=1), now.replace(hour=0, minute=0))
     old = recent - timedelta(days=60)
     old_window = window_of(run_window(old, "scheduled__old"))  # creates the old day's partition

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from ipaddress import IPv4Address
 from pathlib import Path
 from urllib.parse import quote
@@ -39,7 +39,7 @@ def _name(common_name: str) -> x509.Name:
 
 def make_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
@@ -63,7 +63,7 @@ def make_server_cert(
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A certificate for ``localhost`` and ``127.0.0.1`` (and no other name)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name("localhost"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,7 +42,7 @@ from tests.builders import History, PastTransaction, Transaction
 # Scoring state: per-account / per-card timelines and sliding windows over them
 # --------------------------------------------------------------------------------------------
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 _NEVER = 1 << 62
 _US_PER_MIN = 60_000_000
@@ -177,7 +177,7 @@ class _LocalClock:
             try:
                 zone = countries.country(home_country).zone
             except KeyError:
-                zone = UTC  # unknown home country: fall back to UTC rather than fail the batch
+                zone = timezone.utc  # unknown home country: fall back to UTC rather than fail the batch
             self._zones[home_country] = zone
         return zone
 

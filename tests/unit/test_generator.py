@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from banking.model import (
     TRANS_TYPES,
     Window,
     WindowError,
+    parse_datetime,
 )
 from banking.stream import generator
 from banking.stream.batch import tables_for
@@ -25,7 +26,7 @@ from banking.stream.population import population_for
 from tests.builders import generate_window
 from tests.helpers import SMALL
 
-NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)
+NOON = datetime(2026, 11, 2, 12, tzinfo=timezone.utc)
 
 
 def minute(start: datetime, n: int = 1) -> Window:
@@ -149,6 +150,14 @@ def test_bad_windows_are_refused(start: datetime, end: datetime) -> None:
         Window(start, end)
 
 
+@pytest.mark.parametrize(
+    "text", ["2026-11-02T12:00:00Z", "2026-11-02T12:00:00z", "2026-11-02T13:00:00+01:00"]
+)
+def test_iso_datetimes_parse_with_the_z_of_utc_on_every_python(text: str) -> None:
+    assert parse_datetime(text) == NOON and parse_datetime(text).tzinfo is not None
+    assert parse_datetime("2026-11-02T12:00:00") == NOON.replace(tzinfo=None)
+
+
 def test_identical_in_every_process() -> None:
     """Workers are separate processes with their own hash seeds: the batch must not depend on them."""
     import os
@@ -244,7 +253,8 @@ def test_airflow_pendulum_datetimes_give_the_same_window_and_rows() -> None:
     start = pendulum.datetime(2026, 11, 2, 12, 30, 0, 250, tz="Europe/Paris")
     window = Window(start, start.add(minutes=2))
     plain = Window(
-        datetime(2026, 11, 2, 11, 30, 0, 250, tzinfo=UTC), datetime(2026, 11, 2, 11, 32, 0, 250, tzinfo=UTC)
+        datetime(2026, 11, 2, 11, 30, 0, 250, tzinfo=timezone.utc),
+        datetime(2026, 11, 2, 11, 32, 0, 250, tzinfo=timezone.utc),
     )
     assert window == plain and type(window.start) is datetime
     assert micros(start) == micros(plain.start) == 1_793_619_000_000_250

@@ -6,7 +6,7 @@ import copy
 import json
 import random
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -30,7 +30,7 @@ from banking.rules.rule_set import NO_HITS_EXPLANATION, RuleSet
 from tests import builders
 from tests.builders import History, PastTransaction, Transaction, scored
 
-T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 ACCOUNT = UUID(int=1)
 CARD = UUID(int=101)
 _counter = iter(range(1_000_000, 10_000_000))
@@ -382,15 +382,15 @@ ODD_WRAP = rule("odd_hours", start_hour=23, end_hour=2)
     ("utc", "fires"),
     [
         # New York in January is UTC-5: local = UTC - 5 h
-        (datetime(2026, 1, 15, 3, 59, tzinfo=UTC), False),  # 22:59 local
-        (datetime(2026, 1, 15, 4, 0, tzinfo=UTC), True),  # 23:00 local
-        (datetime(2026, 1, 15, 5, 30, tzinfo=UTC), True),  # 00:30 local (wrapped)
-        (datetime(2026, 1, 15, 6, 59, tzinfo=UTC), True),  # 01:59 local
-        (datetime(2026, 1, 15, 7, 0, tzinfo=UTC), False),  # 02:00 local
-        (datetime(2026, 1, 15, 23, 30, tzinfo=UTC), False),  # 18:30 local, though 23:30 UTC
+        (datetime(2026, 1, 15, 3, 59, tzinfo=timezone.utc), False),  # 22:59 local
+        (datetime(2026, 1, 15, 4, 0, tzinfo=timezone.utc), True),  # 23:00 local
+        (datetime(2026, 1, 15, 5, 30, tzinfo=timezone.utc), True),  # 00:30 local (wrapped)
+        (datetime(2026, 1, 15, 6, 59, tzinfo=timezone.utc), True),  # 01:59 local
+        (datetime(2026, 1, 15, 7, 0, tzinfo=timezone.utc), False),  # 02:00 local
+        (datetime(2026, 1, 15, 23, 30, tzinfo=timezone.utc), False),  # 18:30 local, though 23:30 UTC
         # July: daylight saving time, UTC-4
-        (datetime(2026, 7, 15, 3, 0, tzinfo=UTC), True),  # 23:00 local
-        (datetime(2026, 7, 15, 6, 0, tzinfo=UTC), False),  # 02:00 local
+        (datetime(2026, 7, 15, 3, 0, tzinfo=timezone.utc), True),  # 23:00 local
+        (datetime(2026, 7, 15, 6, 0, tzinfo=timezone.utc), False),  # 02:00 local
     ],
 )
 def test_odd_hours_wraps_midnight_in_home_timezone(utc: datetime, fires: bool) -> None:
@@ -403,8 +403,8 @@ def test_odd_hours_half_hour_offset_and_explanation() -> None:
     # Kolkata is UTC+5:30: 19:29 UTC = 00:59 local, 19:30 UTC = 01:00 local
     before, at = score(
         [
-            make_tx(datetime(2026, 1, 14, 19, 29, tzinfo=UTC), home_country="IN"),
-            make_tx(datetime(2026, 1, 14, 19, 30, tzinfo=UTC), home_country="IN"),
+            make_tx(datetime(2026, 1, 14, 19, 29, tzinfo=timezone.utc), home_country="IN"),
+            make_tx(datetime(2026, 1, 14, 19, 30, tzinfo=timezone.utc), home_country="IN"),
         ],
         rs,
     )
@@ -414,14 +414,14 @@ def test_odd_hours_half_hour_offset_and_explanation() -> None:
 
 def test_odd_hours_min_amount() -> None:
     rs = rule_set(rule("odd_hours", start_hour=1, end_hour=5, min_amount=100))
-    night = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)  # 03:00 in New York
+    night = datetime(2026, 1, 15, 8, 0, tzinfo=timezone.utc)  # 03:00 in New York
     small, large = score([make_tx(night, amount=99.99), make_tx(night, amount=100)], rs)
     assert hit_ids(small) == [] and hit_ids(large) == ["odd_hours"]
 
 
 def test_odd_hours_local_hour_matches_zoneinfo_across_dst_changes() -> None:
     rs = rule_set(rule("odd_hours", start_hour=2, end_hour=3, score=10))  # exactly one local hour
-    start = datetime(2026, 3, 7, 0, 0, tzinfo=UTC)  # US DST starts 2026-03-08, EU on 2026-03-29
+    start = datetime(2026, 3, 7, 0, 0, tzinfo=timezone.utc)  # US DST starts 2026-03-08, EU on 2026-03-29
     txs = []
     for home in ("US", "DE", "AU", "IN", "BR"):
         txs += [
@@ -447,8 +447,8 @@ COMBINED = rule_set(
     reject=60,
     review=30,
 )
-NIGHT = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)  # 03:00 in New York
-DAY = datetime(2026, 1, 15, 17, 0, tzinfo=UTC)
+NIGHT = datetime(2026, 1, 15, 8, 0, tzinfo=timezone.utc)  # 03:00 in New York
+DAY = datetime(2026, 1, 15, 17, 0, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(
@@ -900,7 +900,7 @@ def test_default_rule_file_loads() -> None:
 
 def test_default_rules_on_the_generator_scenarios() -> None:
     rs = load_rules()
-    day = datetime(2026, 1, 15, 17, 0, tzinfo=UTC)  # noon in New York
+    day = datetime(2026, 1, 15, 17, 0, tzinfo=timezone.utc)  # noon in New York
     usual = make_history(*(past(timedelta(hours=3 * i + 1), amount=60 + i) for i in range(20)))
     legit = score([make_tx(day, amount=45)], rs, usual)[0]
     assert legit.decision == APPROVED

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import random
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -39,12 +39,12 @@ from tests.unit import reference_rules
 # Instants near DST changes: US starts 2026-03-08 07:00Z, EU 2026-03-29 01:00Z, AU ends
 # 2026-04-04 16:00Z, EU ends 2026-10-25 01:00Z, US ends 2026-11-01 06:00Z; and a plain day.
 ORIGINS = [
-    datetime(2026, 3, 8, 6, 40, tzinfo=UTC),
-    datetime(2026, 3, 29, 0, 30, tzinfo=UTC),
-    datetime(2026, 4, 4, 15, 45, tzinfo=UTC),
-    datetime(2026, 10, 25, 0, 50, tzinfo=UTC),
-    datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
-    datetime(2026, 1, 15, 12, 0, tzinfo=UTC),
+    datetime(2026, 3, 8, 6, 40, tzinfo=timezone.utc),
+    datetime(2026, 3, 29, 0, 30, tzinfo=timezone.utc),
+    datetime(2026, 4, 4, 15, 45, tzinfo=timezone.utc),
+    datetime(2026, 10, 25, 0, 50, tzinfo=timezone.utc),
+    datetime(2026, 11, 1, 5, 30, tzinfo=timezone.utc),
+    datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc),
 ]
 HOMES = ["US", "GB", "DE", "AU", "IN", "BR", "ZZ"]  # ZZ: unknown, scored in UTC
 ABROAD = ["US", "FR", "BR", "IN", "XK", "ZZ"]
@@ -300,7 +300,10 @@ def test_utc_offset_change_inside_a_utc_hour(monkeypatch: pytest.MonkeyPatch) ->
         }
     )
     template = random_batch(5)[0][0]
-    changes = [datetime(2026, 4, 4, 14, 0, tzinfo=UTC), datetime(2026, 10, 3, 14, 0, tzinfo=UTC)]
+    changes = [
+        datetime(2026, 4, 4, 14, 0, tzinfo=timezone.utc),
+        datetime(2026, 10, 3, 14, 0, tzinfo=timezone.utc),
+    ]
     rows = [
         replace(template, uniq_id=UUID(int=i), timestamp=start + timedelta(minutes=m), home_country="LH")
         for i, (start, m) in enumerate((s, m) for s in changes for m in range(0, 180, 3))
@@ -432,7 +435,7 @@ def test_generated_windows_score_like_the_reference() -> None:
     from tests.helpers import SMALL
 
     settings = SMALL.with_overrides({"fraud_rate": 0.2})
-    start = datetime(2026, 11, 2, 11, 0, tzinfo=UTC)
+    start = datetime(2026, 11, 2, 11, 0, tzinfo=timezone.utc)
     past: list[Transaction] = []
     for hour in range(2):
         past += generate_window(

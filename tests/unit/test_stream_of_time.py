@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from banking.stream.generator import MAX_INCIDENT_US, MINUTE_US, SPILL_MINUTES, 
 from banking.stream.population import population_for
 from tests.helpers import SMALL
 
-NOON = datetime(2026, 11, 2, 12, tzinfo=UTC)
+NOON = datetime(2026, 11, 2, 12, tzinfo=timezone.utc)
 # A high fraud share, so that many incidents run on from one minute into the next.
 FRAUDY = SMALL.with_overrides({"fraud_rate": 0.4, "rate_per_minute": 120})
 COLUMNS = ("t_us", "uniq", "trans_type", "channel", "amount_cents", "amount_crr_cents", "account", "card")

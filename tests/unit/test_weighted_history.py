@@ -3,7 +3,7 @@ rows they stand for, when placed as ``history_totals.plan`` places them: the eng
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ from banking.rules.rule_set import AmountSpikeParams, NewCountryParams, Rule, Ru
 
 _US = timedelta(microseconds=1)
 _MINUTE_US = 60_000_000
-START = datetime(2026, 11, 2, tzinfo=UTC)
+START = datetime(2026, 11, 2, tzinfo=timezone.utc)
 
 
 def synthetic(

@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from banking.backtest.bounds import (
     MAX_RANGE,
     PARAMS,
 )
-from banking.model import ParamsError, Window
+from banking.model import ParamsError, Window, parse_datetime
 from banking.rules.config import load_rules, parse_rules
 from banking.rules.rule_set import RuleSet
 
@@ -119,7 +119,7 @@ def _datetime(name: str, value: object) -> datetime:
     parsed: datetime | None = value if isinstance(value, datetime) else None
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.strip())
+            parsed = parse_datetime(value.strip())
         except ValueError:
             parsed = None
     if parsed is None:
@@ -127,5 +127,5 @@ def _datetime(name: str, value: object) -> datetime:
             f"{name} must be an ISO 8601 datetime such as 2026-11-20T12:00:00+00:00, got {value!r}"
         )
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)

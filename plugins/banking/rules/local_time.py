@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timezone
+from datetime import datetime, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ def home_zone(code: str) -> Zone:
     try:
         return geo.country(code).zone
     except KeyError:
-        return UTC
+        return timezone.utc
 
 
 def _utc_offset(zone: Zone, t_s: int) -> int:

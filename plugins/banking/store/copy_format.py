@@ -15,7 +15,7 @@ import json
 import struct
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import numpy as np
 
@@ -40,7 +40,7 @@ from banking.stream.population import COUNTRY_CODES, Population
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no flags, no header extension
 TRAILER = struct.pack(">h", -1)
 FIELDS = 29
-PG_EPOCH_US = micros(datetime(2000, 1, 1, tzinfo=UTC))  # binary timestamptz counts µs from here
+PG_EPOCH_US = micros(datetime(2000, 1, 1, tzinfo=timezone.utc))  # binary timestamptz counts µs from here
 _MAX_CENTS = 10**14  # a fixed four-digit numeric holds up to 10^12 units (the columns allow less)
 # One row's fixed-width fields, big-endian, each after its int32 length: the field count, then
 # "timestamp", uniq_id, amount, amount_crr, window_start, window_end.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 
@@ -20,5 +20,5 @@ def ensure_partitions(conn: psycopg.Connection, window: Window) -> int:
 
 def ensure_days_ahead(conn: psycopg.Connection, reference: datetime, days_ahead: int) -> int:
     """Create the partitions from the day before ``reference``'s UTC day to ``days_ahead`` days after it."""
-    day = reference.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = reference.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     return ensure_partitions(conn, Window(day - timedelta(days=1), day + timedelta(days=days_ahead + 1)))

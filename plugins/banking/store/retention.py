@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import psycopg
 
@@ -48,12 +48,12 @@ def apply_retention(
             f"retention_days={retention_days} is shorter than the rules' look-back ({lookback}): "
             "the windows scored after it would miss history"
         )
-    cutoff = (reference.astimezone(UTC) - timedelta(days=retention_days)).date()
+    cutoff = (reference.astimezone(timezone.utc) - timedelta(days=retention_days)).date()
     params = {
         "cutoff": cutoff,
         "stale_before": reference - STAGING_TTL,
     }
-    cutoff_ts = datetime.combine(cutoff, time(), tzinfo=UTC)
+    cutoff_ts = datetime.combine(cutoff, time(), tzinfo=timezone.utc)
     with conn.transaction():
         if dry_run:
             partitions = [r[0] for r in conn.execute(sql("retention/partitions_before"), params)]

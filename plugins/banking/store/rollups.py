@@ -6,7 +6,7 @@ All of it runs inside the window's load transaction (``loader``), after its rows
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import psycopg
@@ -22,7 +22,7 @@ _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 # A load locks the hourly rollups hour by hour up to this many hours, all of them at once beyond.
 MAX_LOCKED_HOURS = 48
-_BEGINNING = datetime(1, 1, 1, tzinfo=UTC)  # before any row: "every hour before the cutoff"
+_BEGINNING = datetime(1, 1, 1, tzinfo=timezone.utc)  # before any row: "every hour before the cutoff"
 
 
 def rollup_rows(batch: Batch, scores: Scores) -> tuple[bytes, bytes]:
