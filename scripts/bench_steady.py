@@ -257,7 +257,7 @@ def capacity(
         if found[f"steady_window_s[{name},{label(history)},total]"] <= CAPACITY_BUDGET_S:
             largest = max(largest, rate)
         figures += found.items()
-    figures.append(emit("steady_largest_rate_within_10s", largest))
+    figures.append(emit("steady_largest_rate_within_10s", int(largest)))
     return figures
 
 
