@@ -22,7 +22,9 @@ because the machines are shared and noisy. Sections:
 - ``dashboard_*``: p50/p95 of every dashboard query with N rows loaded by the pipeline's loader
   (in a database of its own, ``<db>_dashboard``), for the dashboard's default range and for the
   last 30 days, each panel with the ``$__interval`` Grafana would give it;
-- ``freshness_*``: lag from a scheduled run's window end to its commit, with Airflow's scheduler;
+- ``freshness_*``: lag from a scheduled run's window end to its commit, with Airflow's scheduler; with
+  ``--freshness-history 7d``, in a database of its own (``<db>_history``, dropped afterwards) that first
+  gets that much history up to now at ``--freshness-rate`` (the scheduled runs then go on at that rate);
 - ``dag_parse_seconds``: each DAG file's parse time;
 - ``population_*``: building, caching and seeding populations of 50,000 (the default), 1 million and
   10 million accounts, each in a process of its own, with its peak RSS (``scripts/bench_population.py``);
@@ -462,14 +464,36 @@ def dashboard_latency(admin: dict[str, str], dbname: str, end: datetime, repeats
 # --- freshness and parse time ------------------------------------------------------------------
 
 
-def freshness(admin: dict[str, str], dbname: str, runs: int) -> None:
+def freshness_with_history(
+    admin: dict[str, str], dbname: str, runs: int, rate: float, history: timedelta
+) -> None:
+    """:func:`freshness` on a fresh database holding ``history`` up to now at ``rate`` a minute."""
+    settings = GeneratorSettings(rate_per_minute=rate)
+    bench_steady.recreate(admin, dbname)
+    try:
+        prepare(admin, dbname, settings)
+        end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        started = time.perf_counter()
+        with connect(admin, dbname) as conn:
+            pipeline.warm_start(conn, settings, config.load_rules(), end, history)
+            rows = conn.execute("SELECT count(*) FROM banking_data").fetchone()[0]
+        emit("freshness_history_rows", rows)
+        emit("freshness_history_load_s", time.perf_counter() - started)
+        freshness(admin, dbname, runs, {"BANKING_RATE_PER_MINUTE": f"{rate:g}"})
+    finally:
+        bench_steady.drop(admin, dbname)
+
+
+def freshness(
+    admin: dict[str, str], dbname: str, runs: int, settings_env: dict[str, str] | None = None
+) -> None:
     """Run Airflow's scheduler for ``runs`` scheduled minutes; lag = commit time - window end."""
     import tempfile
 
     from scripts.run import airflow_env
 
     home = Path(tempfile.mkdtemp(prefix="bench-airflow-"))
-    env = airflow_env(embedded_postgres.airflow_uri(admin, dbname))
+    env = airflow_env(embedded_postgres.airflow_uri(admin, dbname)) | (settings_env or {})
     port = env.get("BANKING_BENCH_PORT", "8790")
     env.update(
         AIRFLOW_HOME=str(home),
@@ -585,6 +609,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each throughput batch size")
     parser.add_argument("--copy-repeats", type=int, default=7, help="COPYs of each copy_cost variant")
     parser.add_argument("--freshness-runs", type=int, default=10)
+    parser.add_argument("--freshness-history", help="freshness: history loaded first, e.g. 7d (else none)")
+    parser.add_argument(
+        "--freshness-rate", type=float, default=1000.0, help="freshness: with --freshness-history"
+    )
     parser.add_argument(
         "--sections",
         default="throughput,copy_cost,dashboard,freshness,parse,population,steady,capacity",
@@ -631,7 +659,13 @@ def main(argv: list[str] | None = None) -> int:
             end = load_dataset(admin, dbname, args.dashboard_rows, args.dashboard_rate)
             dashboard_latency(admin, dbname, end, args.repeats)
         if "freshness" in sections and args.freshness_runs:
-            freshness(admin, dbname, args.freshness_runs)
+            if args.freshness_history:
+                history = bench_steady.parse_duration(args.freshness_history)
+                freshness_with_history(
+                    admin, dbname + "_history", args.freshness_runs, args.freshness_rate, history
+                )
+            else:
+                freshness(admin, dbname, args.freshness_runs)
         if "copy_cost" in sections:
             copy_cost(admin, dbname, args.copy_repeats)
         if "parse" in sections:
