@@ -1,2 +1,2 @@
--- make bench (freshness): how many scheduled runs loaded their minute since the given time.
-SELECT count(DISTINCT run_id) FROM banking_batches WHERE run_id LIKE 'scheduled__%%' AND finished_at > %s;
+-- make bench (freshness): how many scheduled runs loaded a minute that ended after the given time.
+SELECT count(DISTINCT run_id) FROM banking_batches WHERE run_id LIKE 'scheduled__%%' AND window_end > %s;
