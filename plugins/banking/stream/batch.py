@@ -50,11 +50,10 @@ class IdIndex:
 
 @dataclass(frozen=True, eq=False)
 class PopulationTables:
-    """The population's sampling and lookup tables, beside its own columns."""
+    """The population's sampling and lookup tables; its columns are ``population``'s own."""
 
     population: Population
     account_cum_weights: np.ndarray  # float64, for sampling accounts by activity
-    blacklisted_accounts: np.ndarray  # int32 account indices
     place_first: np.ndarray  # int32, per place (country * categories + category): first of its merchants
     place_count: np.ndarray  # int32, per place: how many merchants
     place_merchants: np.ndarray  # int32 merchant indices, grouped by place
@@ -64,39 +63,6 @@ class PopulationTables:
     @property
     def version(self) -> str:
         return self.population.version
-
-    # The population's columns that the generator, the rules and the loader index by row.
-    @property
-    def account_home(self) -> np.ndarray:
-        return self.population.home
-
-    @property
-    def account_spend(self) -> np.ndarray:
-        return self.population.spend
-
-    @property
-    def account_blacklisted(self) -> np.ndarray:
-        return self.population.blacklisted
-
-    @property
-    def account_first_card(self) -> np.ndarray:
-        return self.population.first_card
-
-    @property
-    def account_card_count(self) -> np.ndarray:
-        return self.population.card_count
-
-    @property
-    def card_account(self) -> np.ndarray:
-        return self.population.card_account
-
-    @property
-    def merchant_category(self) -> np.ndarray:
-        return self.population.merchant_category
-
-    @property
-    def merchant_country(self) -> np.ndarray:
-        return self.population.merchant_country
 
 
 def tables_for(population: Population) -> PopulationTables:
@@ -123,7 +89,6 @@ def _build_tables(p: Population) -> PopulationTables:
     return PopulationTables(
         population=p,
         account_cum_weights=np.cumsum(weights),
-        blacklisted_accounts=p.listed_account,
         place_first=place_first,
         place_count=place_count,
         place_merchants=np.argsort(place, kind="stable").astype(np.int32),
@@ -156,19 +121,19 @@ class Batch:
     @property
     def country(self) -> np.ndarray:
         """Where each transaction happened (the merchant's country), as an index into COUNTRY_CODES."""
-        return self.tables.merchant_country[self.merchant]
+        return self.tables.population.merchant_country[self.merchant]
 
     @property
     def home_country(self) -> np.ndarray:
-        return self.tables.account_home[self.account]
+        return self.tables.population.home[self.account]
 
     @property
     def category(self) -> np.ndarray:
-        return self.tables.merchant_category[self.merchant]
+        return self.tables.population.merchant_category[self.merchant]
 
     @property
     def blacklisted(self) -> np.ndarray:
-        return self.tables.account_blacklisted[self.account]
+        return self.tables.population.blacklisted[self.account]
 
     def fingerprint(self) -> str:
         """A digest of the ids and amounts: equal batches, equal fingerprints."""

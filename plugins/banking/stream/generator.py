@@ -153,14 +153,14 @@ class _Draw:
         return np.minimum(np.searchsorted(cum, self.rng.random(n) * cum[-1], side="right"), len(cum) - 1)
 
     def cards(self, accounts: np.ndarray) -> np.ndarray:
-        t = self.tables
-        return t.account_first_card[accounts] + (
-            self.rng.random(len(accounts)) * t.account_card_count[accounts]
-        ).astype(np.int32)
+        p = self.tables.population
+        return p.first_card[accounts] + (self.rng.random(len(accounts)) * p.card_count[accounts]).astype(
+            np.int32
+        )
 
     def places(self, accounts: np.ndarray, abroad: np.ndarray) -> np.ndarray:
         """The country of each transaction: home, or another country when abroad."""
-        home = self.tables.account_home[accounts].astype(np.int64)
+        home = self.tables.population.home[accounts].astype(np.int64)
         other = self.rng.integers(0, len(COUNTRY_CODES) - 1, size=len(accounts))
         return np.where(abroad, other + (other >= home), home)
 
@@ -180,7 +180,7 @@ class _Draw:
         )
         abroad = rng.random(n) < ABROAD_SHARE
         amount = self.amounts(
-            _CATEGORY_MEDIAN[category], _CATEGORY_SIGMA[category], self.tables.account_spend[accounts]
+            _CATEGORY_MEDIAN[category], _CATEGORY_SIGMA[category], self.tables.population.spend[accounts]
         )
         trans_type = np.minimum(
             np.searchsorted(_TRANS_TYPE_CUM, rng.random(n) * _TRANS_TYPE_CUM[-1], side="right"),
@@ -251,7 +251,7 @@ class _Draw:
             "trans_type": np.broadcast_to(np.asarray(trans_type, dtype=np.int8), (n,)),
             "channel": channel.astype(np.int8),
             "amount_cents": np.asarray(amount, dtype=np.int64),
-            "amount_crr_cents": np.rint(amount * _RATE[t.account_home[accounts]]).astype(np.int64),
+            "amount_crr_cents": np.rint(amount * _RATE[t.population.home[accounts]]).astype(np.int64),
             "account": np.asarray(accounts, dtype=np.int32),
             "card": np.asarray(cards, dtype=np.int32),
             "merchant": merchant.astype(np.int32),
@@ -300,7 +300,7 @@ def _account_takeover(d: _Draw, starts: np.ndarray) -> dict:
 def _blacklisted_account(d: _Draw, starts: np.ndarray) -> dict:
     """Per incident: ordinary-looking payments by an account on the blacklist."""
     rng, k = d.rng, len(starts)
-    pool = d.tables.blacklisted_accounts
+    pool = d.tables.population.listed_account
     if not len(pool):
         return {}
     accounts = pool[rng.integers(0, len(pool), size=k)]
@@ -317,11 +317,11 @@ def _high_value_spike(d: _Draw, starts: np.ndarray) -> dict:
     accounts = d.accounts(k)
     category = d.choose(("Electronics", "Travel", "Retail", "Clothing"), k)
     usual = d.amounts(
-        _CATEGORY_MEDIAN[category], _CATEGORY_SIGMA[category] / 2, d.tables.account_spend[accounts]
+        _CATEGORY_MEDIAN[category], _CATEGORY_SIGMA[category] / 2, d.tables.population.spend[accounts]
     )
     amount = np.rint(usual * rng.uniform(5, 20, size=k)).astype(np.int64)
     cards = d.cards(accounts)
-    home = d.tables.account_home[accounts].astype(np.int64)
+    home = d.tables.population.home[accounts].astype(np.int64)
     return d.rows(
         starts,
         accounts,
