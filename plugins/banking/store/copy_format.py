@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from banking.countries import COUNTRIES
 from banking.model import (
     CARD_NOT_PRESENT,
     CARD_PRESENT,
@@ -35,7 +34,7 @@ from banking.model import (
 from banking.rules.engine import Scores
 from banking.rules.rule_set import NO_HITS_EXPLANATION
 from banking.stream.batch import Batch, PopulationTables
-from banking.stream.population import COUNTRY_CODES, Population
+from banking.stream.population import COUNTRY_CODES, CURRENCIES, Population, format_pan, full_name
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no flags, no header extension
 TRAILER = struct.pack(">h", -1)
@@ -183,16 +182,18 @@ def card_fragments(population: Population, cards: np.ndarray) -> np.ndarray:
     cards it uses, so that a population of millions never needs a table of them all."""
     p = population
     accounts = p.card_account[cards]
-    currency_and_home = [_text(COUNTRIES[code].currency) + _text(code) for code in COUNTRY_CODES]
+    currency_and_home = [
+        _text(currency) + _text(code) for currency, code in zip(CURRENCIES, COUNTRY_CODES, strict=True)
+    ]
     blacklisted = (_field(b"\x00"), _field(b"\x01"))
     types = [_text(kind) for kind in CARD_TYPES]
     return _table(
-        _text(f"{given} {family}"[:100])
+        _text(full_name(given, family))
         + currency_and_home[home]
         + _field(account)
         + blacklisted[listed]
         + _field(ref)
-        + _text(f"{prefix:06d}******{last4:04d}")
+        + _text(format_pan(prefix, last4))
         + types[kind]
         for given, family, home, account, listed, ref, prefix, last4, kind in zip(
             p.names[p.given_name[accounts]].tolist(),

@@ -10,22 +10,28 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from banking.countries import COUNTRIES
 from banking.model import CARD_TYPES, MERCHANT_CATEGORIES
-from banking.stream.population import BLACKLIST_REASONS, COUNTRY_CODES, REFERENCE_DAY, Population
+from banking.stream.population import (
+    BLACKLIST_REASONS,
+    COUNTRY_CODES,
+    CURRENCIES,
+    REFERENCE_DAY,
+    Population,
+    format_pan,
+    full_name,
+)
 
 CHUNK_ROWS = 50_000
-_CURRENCY = tuple(COUNTRIES[code].currency for code in COUNTRY_CODES)
 
 
 def account_chunks(p: Population) -> Iterator[str]:
-    names, places = _escaped(p.names), _escaped(p.places)
+    names, places = p.names.tolist(), _escaped(p.places)
     version = _escape(p.version)
 
     def lines(lo: int, hi: int) -> list[str]:
         return [
-            f"{ident}\t{names[given]} {names[family]}\t{COUNTRY_CODES[home]}\t{places[city]}\t"
-            f"{_CURRENCY[home]}\t{day}\t{version}\n"
+            f"{ident}\t{_escape(full_name(names[given], names[family]))}\t{COUNTRY_CODES[home]}\t"
+            f"{places[city]}\t{CURRENCIES[home]}\t{day}\t{version}\n"
             for ident, given, family, home, city, day in zip(
                 _hex(p.account_id[lo:hi]),
                 p.given_name[lo:hi].tolist(),
@@ -43,7 +49,7 @@ def account_chunks(p: Population) -> Iterator[str]:
 def card_chunks(p: Population) -> Iterator[str]:
     def lines(lo: int, hi: int) -> list[str]:
         return [
-            f"{ref}\t{account}\t{CARD_TYPES[kind]}\t{prefix:06d}******{last4:04d}\t{day}\n"
+            f"{ref}\t{account}\t{CARD_TYPES[kind]}\t{format_pan(prefix, last4)}\t{day}\n"
             for ref, account, kind, prefix, last4, day in zip(
                 _hex(p.card_ref[lo:hi]),
                 _hex(p.account_id[p.card_account[lo:hi]]),

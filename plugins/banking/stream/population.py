@@ -35,6 +35,7 @@ BLACKLIST_REASONS = (
     "money-mule activity reported by another bank",
 )
 COUNTRY_CODES: tuple[str, ...] = tuple(COUNTRIES)
+CURRENCIES: tuple[str, ...] = tuple(COUNTRIES[code].currency for code in COUNTRY_CODES)
 REFERENCE_DAY = date(2020, 1, 1)  # opened_on, issued_on and listed_on count days from here
 # Pool sizes per country. Names are drawn from Faker's frequency-weighted lists and kept with their
 # repeats, so that common names stay common when accounts draw from the pool uniformly.
@@ -139,14 +140,13 @@ class Population:
         return [uuid.UUID(bytes=id_bytes(b)) for b in self.account_id[indices].tolist()]
 
     def holder_name(self, i: int) -> str:
-        return f"{self.names[self.given_name[i]]} {self.names[self.family_name[i]]}"[:100]
+        return full_name(str(self.names[self.given_name[i]]), str(self.names[self.family_name[i]]))
 
     def currency(self, i: int) -> str:
-        return COUNTRIES[COUNTRY_CODES[self.home[i]]].currency
+        return CURRENCIES[self.home[i]]
 
     def masked_pan(self, c: int) -> str:
-        """As PCI DSS allows for display: the first six and last four digits (411111******1234)."""
-        return f"{int(self.card_prefix[c]):06d}******{int(self.card_last4[c]):04d}"
+        return format_pan(int(self.card_prefix[c]), int(self.card_last4[c]))
 
     def card(self, c: int) -> Card:
         return Card(
@@ -185,6 +185,16 @@ class Population:
             BLACKLIST_REASONS[self.listed_reason[k]],
             _day(self.listed_day[k]),
         )
+
+
+def full_name(given: str, family: str) -> str:
+    """An account holder's name as stored (``holder_name`` is varchar(100))."""
+    return f"{given} {family}"[:100]
+
+
+def format_pan(prefix: int, last4: int) -> str:
+    """A card number as PCI DSS allows for display: the first six and last four digits (411111******1234)."""
+    return f"{prefix:06d}******{last4:04d}"
 
 
 def id_bytes(item: bytes) -> bytes:
