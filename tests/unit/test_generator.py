@@ -280,3 +280,13 @@ def test_the_population_cache_replaces_what_older_code_built(
         assert again.holder_name(5) == built.holder_name(5) and again.merchant(3) == built.merchant(3)
     finally:
         population._population.cache_clear()
+
+
+def test_ids_ending_in_zero_bytes_keep_all_16() -> None:
+    """NumPy drops an S16 item's trailing zero bytes; the population's id helpers must not."""
+    from banking.stream.population import id_bytes, raw_ids
+
+    ids = [bytes(range(1, 13)) + b"\0" * 4, b"\xff" * 16, b"\0" * 16]
+    array = np.array(ids, dtype="S16")
+    assert raw_ids(array) == ids
+    assert [id_bytes(item) for item in array.tolist()] == ids

@@ -34,7 +34,7 @@ from banking.model import (
 from banking.rules.engine import Scores
 from banking.rules.rule_set import NO_HITS_EXPLANATION
 from banking.stream.batch import Batch, PopulationTables
-from banking.stream.population import COUNTRY_CODES, CURRENCIES, Population, format_pan, full_name
+from banking.stream.population import COUNTRY_CODES, CURRENCIES, Population, format_pan, full_name, raw_ids
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no flags, no header extension
 TRAILER = struct.pack(">h", -1)
@@ -199,21 +199,15 @@ def card_fragments(population: Population, cards: np.ndarray) -> np.ndarray:
             p.names[p.given_name[accounts]].tolist(),
             p.names[p.family_name[accounts]].tolist(),
             p.home[accounts].tolist(),
-            _raw_ids(p.account_id[accounts]),
+            raw_ids(p.account_id[accounts]),
             p.blacklisted[accounts].tolist(),
-            _raw_ids(p.card_ref[cards]),
+            raw_ids(p.card_ref[cards]),
             p.card_prefix[cards].tolist(),
             p.card_last4[cards].tolist(),
             p.card_type[cards].tolist(),
             strict=True,
         )
     )
-
-
-def _raw_ids(ids: np.ndarray) -> list[bytes]:
-    """The 16 bytes of each id of an S16 array (its items would lose trailing zero bytes)."""
-    raw = np.ascontiguousarray(ids).tobytes()
-    return [raw[i : i + 16] for i in range(0, len(raw), 16)]
 
 
 def merchant_fragments(tables: PopulationTables) -> np.ndarray:

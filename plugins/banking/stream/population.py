@@ -137,7 +137,7 @@ class Population:
         return uuid.UUID(bytes=id_bytes(self.account_id[i]))
 
     def account_uuids(self, indices: np.ndarray) -> list[uuid.UUID]:
-        return [uuid.UUID(bytes=id_bytes(b)) for b in self.account_id[indices].tolist()]
+        return [uuid.UUID(bytes=b) for b in raw_ids(self.account_id[indices])]
 
     def holder_name(self, i: int) -> str:
         return full_name(str(self.names[self.given_name[i]]), str(self.names[self.family_name[i]]))
@@ -200,6 +200,12 @@ def format_pan(prefix: int, last4: int) -> str:
 def id_bytes(item: bytes) -> bytes:
     """The 16 bytes of an id taken from an S16 array (NumPy drops an S16 item's trailing zero bytes)."""
     return bytes(item).ljust(16, b"\0")
+
+
+def raw_ids(ids: np.ndarray) -> list[bytes]:
+    """The 16 bytes of each id of an S16 array, whole (see :func:`id_bytes`)."""
+    raw = np.ascontiguousarray(ids).tobytes()
+    return [raw[i : i + 16] for i in range(0, len(raw), 16)]
 
 
 def stable_seed(*parts: object) -> int:
