@@ -59,7 +59,7 @@ from banking.model import Window  # noqa: E402
 from banking.rules import config  # noqa: E402
 from banking.rules.rule_set import RuleSet  # noqa: E402
 from banking.store import schema  # noqa: E402
-from banking.stream.settings import SPECS, GeneratorSettings  # noqa: E402
+from banking.stream.settings import GeneratorSettings  # noqa: E402
 from scripts import embedded_postgres  # noqa: E402
 from scripts.bench_sql import sql  # noqa: E402
 
@@ -233,12 +233,6 @@ def steady(
     return figures
 
 
-def sized_population(rate: float) -> int:
-    """The accounts for ``rate`` at about 2.5 transactions per account a day, within the settings' range."""
-    spec = SPECS["n_accounts"]
-    return int(min(max(round(rate * 1440 / 2.5), spec.low), spec.high))
-
-
 def capacity(
     admin: dict[str, str], dbname_prefix: str, rates: list[float], history: timedelta, windows: int
 ) -> list[tuple[str, float]]:
@@ -247,7 +241,7 @@ def capacity(
     figures: list[tuple[str, float]] = []
     largest = 0.0
     for rate in sorted(rates):
-        n_accounts = sized_population(rate)
+        n_accounts = GeneratorSettings(rate_per_minute=rate).realistic_n_accounts
         name = f"{n_accounts}@{rate:g}"
         found = dict(
             one_population(

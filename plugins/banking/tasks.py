@@ -24,7 +24,6 @@ from banking.store import copy_format, partitions, retention, schema
 from banking.stream.settings import (
     BUSY_ACCOUNT_TXNS_PER_DAY,
     MAX_WINDOW_MINUTES,
-    SPECS,
     STREAM_FIELDS,
     TRIGGER_PARAMS,
     SettingsError,
@@ -168,7 +167,7 @@ def generate(
             settings.rate_per_minute,
             settings.n_accounts,
             settings.txns_per_account_per_day,
-            min(round(settings.rate_per_minute * 1440 / 2.5), int(SPECS["n_accounts"].high)),
+            settings.realistic_n_accounts,
         )
     started = time.perf_counter()
     batch, manifest = pipeline.generate(settings, window)

@@ -48,6 +48,8 @@ MAX_WINDOW_MINUTES = 1440
 # More transactions a day than this per account on average is far busier than real customers: the
 # generate task warns, since the velocity rules then fire on ordinary traffic.
 BUSY_ACCOUNT_TXNS_PER_DAY = 20
+# What a real bank's customer makes a day on average (docs/population.md sizes populations by it).
+REALISTIC_TXNS_PER_DAY = 2.5
 # Settings a trigger form may change: the population stays the one banking_schema seeded.
 STREAM_FIELDS = ("rate_per_minute", "fraud_rate", "variant")
 # What a run of banking_transactions may be triggered with: its window and the stream settings.
@@ -81,6 +83,12 @@ class GeneratorSettings:
     def txns_per_account_per_day(self) -> float:
         """How many transactions an account makes a day on average at this rate."""
         return self.rate_per_minute * 1440 / self.n_accounts
+
+    @property
+    def realistic_n_accounts(self) -> int:
+        """The accounts that give this rate about REALISTIC_TXNS_PER_DAY each, within n_accounts' range."""
+        spec = SPECS["n_accounts"]
+        return int(min(max(round(self.rate_per_minute * 1440 / REALISTIC_TXNS_PER_DAY), spec.low), spec.high))
 
     @property
     def population_version(self) -> str:
