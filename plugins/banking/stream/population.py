@@ -305,8 +305,7 @@ class _Pools:
 
         names: list[str] = []
         places: list[str] = []
-        self.ranges: dict[str, np.ndarray] = {}  # kind -> (country, [first, count])
-        kinds = {"given": [], "family": [], "company": [], "city": []}
+        kinds: dict[str, list[tuple[int, int]]] = {"given": [], "family": [], "company": [], "city": []}
         for c in COUNTRIES.values():
             fake = Faker(c.faker_locale)
             fake.seed_instance(stable_seed(seed, "faker", c.code) & 0xFFFFFFFF)
@@ -318,6 +317,7 @@ class _Pools:
             ):
                 kinds[kind].append((len(target), len(values)))
                 target.extend(values)
+        # kind -> per country, (first, count) of its pool in ``names`` or ``places``
         self.ranges = {kind: np.array(spans, dtype=np.int64) for kind, spans in kinds.items()}
         self.names = np.array(names)
         self.places = np.array(places)
