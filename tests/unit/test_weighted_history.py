@@ -156,4 +156,6 @@ def test_plan_refuses_what_it_cannot_make_exact() -> None:
     assert plan == history_totals.Plan(
         raw=((ws - timedelta(hours=1), ws), (ws - timedelta(days=7), window.end - timedelta(days=7))),
         aggregates=((window.end - timedelta(days=7), ws - timedelta(hours=1)),),
+        width=timedelta(minutes=1),
     )
+    assert plan.by_account(*plan.raw[0]) and not plan.by_account(*plan.raw[1])

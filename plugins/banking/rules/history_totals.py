@@ -112,6 +112,12 @@ class Plan:
 
     raw: tuple[tuple[datetime, datetime], ...]
     aggregates: tuple[tuple[datetime, datetime], ...]
+    width: timedelta  # the window's: a raw range wider than it is read account by account
+
+    def by_account(self, since: datetime, until: datetime) -> bool:
+        """Whether the raw range is read by an index scan per account (``state/raw_by_account``)
+        rather than as all its rows kept for the accounts (``history/account_history_columns``)."""
+        return until - since > self.width
 
 
 def plan(window: Window, spans: Spans, horizon: datetime | None) -> Plan | str:
@@ -137,7 +143,7 @@ def plan(window: Window, spans: Spans, horizon: datetime | None) -> Plan | str:
         if we - span < upper:
             aggregates.append((we - span, upper))
         upper = ws - span
-    return Plan(tuple(raw), tuple(aggregates))
+    return Plan(tuple(raw), tuple(aggregates), width)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +179,17 @@ def _snapshot(conn: psycopg.Connection) -> Iterator[None]:
 def read(
     conn: psycopg.Connection, account_ids: Sequence[UUID], the_plan: Plan, countries: Sequence[str]
 ) -> tuple[HistoryArrays, Aggregates]:
-    """The raw rows and the aggregate events of ``the_plan`` for ``account_ids``: two statements
+    """The raw rows and the aggregate events of ``the_plan`` for ``account_ids``: a statement per raw
+    range (constant bounds, so that each plans only its own day partitions) and one for the aggregates
     (call it under :func:`_snapshot`)."""
     ids, codes = sorted(set(account_ids)), list(countries)
-    packed_raw = packed_aggregates = None
-    if ids and the_plan.raw:
-        since, until = zip(*the_plan.raw, strict=True)
-        params = {"account_ids": ids, "since": list(since), "until": list(until), "countries": codes}
-        packed_raw = conn.execute(sql("state/raw_ranges"), params, binary=True).fetchone()[0]
+    raw_parts, packed_aggregates = [], None
+    for since, until in the_plan.raw if ids else ():
+        name = (
+            "state/raw_by_account" if the_plan.by_account(since, until) else "history/account_history_columns"
+        )
+        params = {"account_ids": ids, "since": since, "until": until, "countries": codes}
+        raw_parts.append(conn.execute(sql(name), params, binary=True).fetchone()[0] or b"")
     if ids and the_plan.aggregates:
         lo, hi = zip(*the_plan.aggregates, strict=True)
         params = {"account_ids": ids, "lo": list(lo), "hi": list(hi), "countries": codes}
@@ -195,7 +204,7 @@ def read(
         cents=rows["cents"].astype(np.int64),
         country=rows["country"].astype(np.int32),
     )
-    return unpack_history(packed_raw), aggregates
+    return unpack_history(b"".join(raw_parts)), aggregates
 
 
 def plan_for(conn: psycopg.Connection, window: Window, rule_set: RuleSet) -> Plan | None:
