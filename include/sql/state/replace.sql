@@ -27,10 +27,12 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) AS base ON true;
 ANALYZE banking_state_delta;
+-- The totals inside the range and after it, when the state holds any (not for a live load).
 DELETE FROM banking_account_totals AS s
 USING banking_state_delta AS d
 WHERE s.account_id = d.account_id AND s.country = d.country
-  AND s.minute >= %(from)s AND s.minute < %(end)s;
+  AND s.minute >= %(from)s AND s.minute < %(end)s
+  AND %(from)s <= (SELECT latest FROM banking_state_horizon);
 INSERT INTO banking_account_totals (account_id, country, minute, txns, cents)
 SELECT n.account_id, n.country, n.minute,
        d.base_txns + sum(n.txns) OVER w,
@@ -42,7 +44,10 @@ UPDATE banking_account_totals AS s
 SET txns = s.txns + d.txns, cents = s.cents + d.cents
 FROM banking_state_delta AS d
 WHERE s.account_id = d.account_id AND s.country = d.country AND s.minute >= %(end)s
-  AND (d.txns <> 0 OR d.cents <> 0);
+  AND (d.txns <> 0 OR d.cents <> 0)
+  AND %(end)s <= (SELECT latest FROM banking_state_horizon);
+UPDATE banking_state_horizon
+SET latest = greatest(latest, (SELECT max(minute) FROM banking_state_new));
 INSERT INTO banking_account_countries (account_id, country)
 SELECT account_id, country FROM banking_state_new
 ON CONFLICT DO NOTHING;

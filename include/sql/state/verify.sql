@@ -1,7 +1,8 @@
 -- How many running totals differ from a recomputation from banking_data (0 when the state is exact):
 -- every pair's totals at the minutes it had rows at or after the horizon, less the pair's constant
 -- (its latest total before the horizon, which retention keeps), against the cumulative count and sum
--- of its rows from the horizon on; and the pairs seen in banking_data but not in banking_account_countries.
+-- of its rows from the horizon on; the pairs seen in banking_data but not in banking_account_countries;
+-- and 1 when a total lies after the state's latest minute (which loads would then not move).
 WITH horizon AS (SELECT horizon FROM banking_state_horizon),
 recomputed AS (
     SELECT account_id, country, minute,
@@ -33,4 +34,6 @@ SELECT (SELECT count(*) FROM recomputed r FULL JOIN kept s USING (account_id, co
      + (SELECT count(*) FROM (SELECT DISTINCT account_id, country FROM banking_data
                               WHERE "timestamp" >= (SELECT horizon FROM horizon)) AS d
         WHERE NOT EXISTS (SELECT 1 FROM banking_account_countries AS p
-                          WHERE p.account_id = d.account_id AND p.country = d.country));
+                          WHERE p.account_id = d.account_id AND p.country = d.country))
+     + (SELECT count(*) FROM banking_account_totals
+        WHERE minute > (SELECT latest FROM banking_state_horizon));
