@@ -22,6 +22,7 @@ from banking.model import (
 )
 from banking.stream import generator
 from banking.stream.batch import tables_for
+from banking.stream.generator import generate_batch
 from banking.stream.population import population_for
 from tests.builders import generate_window
 from tests.helpers import SMALL
@@ -85,6 +86,24 @@ def test_distributions_are_plausible() -> None:
     assert 0.9 < home < 0.99
     assert len({t.account_id for t in legit}) > 200  # many accounts, and they come back
     assert max(Counter(t.account_id for t in legit).values()) > 5
+
+
+def test_payments_abroad_go_to_the_week_s_destination() -> None:
+    """Legitimate payments abroad are trips: one country per account and week, never home, and an
+    account's destination changes from week to week."""
+    busy = SMALL.with_overrides({"rate_per_minute": 3000, "fraud_rate": 0})
+    abroad: dict[tuple[int, int], set[int]] = {}
+    for week in range(3):
+        batch = generate_batch(busy, minute(NOON + timedelta(weeks=week), 30))
+        away = np.flatnonzero(batch.country != batch.home_country)
+        assert len(away) > 100
+        for account, country in zip(batch.account[away].tolist(), batch.country[away].tolist(), strict=True):
+            abroad.setdefault((account, week), set()).add(country)
+    assert all(len(countries) == 1 for countries in abroad.values())
+    accounts = {a for a, w in abroad if w == 0} & {a for a, w in abroad if w == 1}
+    assert accounts and any(abroad[a, 0] != abroad[a, 1] for a in accounts)
+    spread = Counter(d for d in generator.trip_destinations(np.arange(10_000), np.zeros(10_000, np.int64)))
+    assert sorted(spread) == list(range(len(COUNTRIES) - 1)) and min(spread.values()) > 800
 
 
 def test_amount_in_account_currency_matches_the_reference_rate() -> None:

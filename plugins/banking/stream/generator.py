@@ -1,11 +1,12 @@
 """The transactions of one data window, as a pure function of (settings, window).
 
 Legitimate traffic samples the stable population: an account by its activity, one of its cards,
-a merchant by category (mostly in the home country), an amount from the category's log-normal
-profile scaled by the account's spending habit, and a card-present flag from the category's
-profile. The arrival rate follows a time-of-day curve. On top of it, injected fraud scenarios
-carry a ground-truth label in ``fraud_scenario``; they use the same merchants, channels and fields
-as legitimate traffic, so nothing but the label tells them apart.
+a merchant by category (in the home country, or abroad in the country the account travels to that
+week), an amount from the category's log-normal profile scaled by the account's spending habit,
+and a card-present flag from the category's profile. The arrival rate follows a time-of-day curve.
+On top of it, injected fraud scenarios carry a ground-truth label in ``fraud_scenario``; they use
+the same merchants, channels and fields as legitimate traffic, so nothing but the label tells them
+apart.
 
 Rows are drawn as columns (:class:`~banking.batch.Batch`) with one NumPy generator seeded from
 (settings, window): a window of 100,000 transactions takes a few tens of milliseconds.
@@ -60,7 +61,7 @@ HOURLY_INTENSITY = (
 )
 _MEAN_INTENSITY = sum(HOURLY_INTENSITY) / 24
 TRANS_TYPE_MIX = (("Real_time_transaction", 0.90), ("settlements", 0.07), ("dispute", 0.03))
-ABROAD_SHARE = 0.02  # legitimate transactions made while travelling
+ABROAD_SHARE = 0.02  # legitimate transactions made while travelling (to one country a week)
 # Mix of injected scenarios: (label, relative frequency, mean transactions per incident).
 SCENARIO_MIX = (
     ("card_testing", 0.3, 10.0),
@@ -70,6 +71,7 @@ SCENARIO_MIX = (
 )
 _US = 1_000_000  # microseconds per second
 MINUTE_US = 60 * _US
+_US_PER_WEEK = 7 * 24 * 60 * MINUTE_US
 # The longest time from an injected incident's first row to its last (blacklisted_account: 3 rows
 # 120 s apart at most), and so how many minutes after its start minute an incident can reach.
 MAX_INCIDENT_US = 240 * _US
@@ -117,6 +119,19 @@ def minute_intensity(minute: int) -> float:
     return HOURLY_INTENSITY[minute // 60 % 24] / _MEAN_INTENSITY
 
 
+def trip_destinations(accounts: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+    """Where each account travels in the week of ``t_us``, as an index among the countries other than
+    its home (0 to len(COUNTRY_CODES) - 2): a pure function of (account, week), so that an account's
+    payments abroad in a week are in one country, as on a trip, not each in a country of its own."""
+    week = (t_us // _US_PER_WEEK).astype(np.uint64)
+    with np.errstate(over="ignore"):  # wrapping multiplications: a hash
+        h = accounts.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + week * np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(31)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(29)
+    return (h % np.uint64(len(COUNTRY_CODES) - 1)).astype(np.int64)
+
+
 def _minute_rng(settings: GeneratorSettings, minute: int, stream: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(stable_seed(settings.digest, minute, stream)))
 
@@ -158,10 +173,14 @@ class _Draw:
             np.int32
         )
 
-    def places(self, accounts: np.ndarray, abroad: np.ndarray) -> np.ndarray:
-        """The country of each transaction: home, or another country when abroad."""
+    def places(self, accounts: np.ndarray, abroad: np.ndarray, t_us: np.ndarray | None = None) -> np.ndarray:
+        """The country of each transaction: home, or another country when abroad: the account's
+        destination of the week (:func:`trip_destinations`) at the times ``t_us``, else (a scenario's
+        incidents) a country drawn at random."""
         home = self.tables.population.home[accounts].astype(np.int64)
         other = self.rng.integers(0, len(COUNTRY_CODES) - 1, size=len(accounts))
+        if t_us is not None:
+            other = trip_destinations(accounts, t_us)
         return np.where(abroad, other + (other >= home), home)
 
     def amounts(self, median: np.ndarray, sigma: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -192,7 +211,7 @@ class _Draw:
             accounts,
             cards,
             category,
-            self.places(accounts, abroad),
+            self.places(accounts, abroad, t_us),
             amount,
             present,
             trans_type,
