@@ -19,8 +19,8 @@ as in live running. Figures, as ``name: value`` lines:
 - ``steady_analyze_s[<population>,<history>]`` (with ``--analyze``): a VACUUM ANALYZE of the tables a
   window reads after the history load, what autovacuum does in live running, so that the windows do
   not pay for a bulk load's stale statistics;
-- ``steady_state_mb_per_million[<population>]``: the running totals' size on disk
-  (``banking_account_totals`` + ``banking_account_countries``, with indexes) per million rows in
+- ``steady_state_mb_per_million[<population>]``: the tiles' size on disk
+  (``banking_account_hours`` + ``banking_account_days``, with indexes) per million rows in
   ``banking_data``, after the longest history.
 
 With ``--capacity RATES``, instead: for each rate, a population sized for it (about 2.5 transactions

@@ -123,7 +123,7 @@ def columns_of(batch: Batch) -> Columns:
 def read_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> HistoryColumns:
     """The earlier transactions of the batch's accounts that the rules can see, as columns keyed like
     the batch (population indices; ids or countries outside the population get keys of their own):
-    through the running totals when they give them exactly, else the raw rows."""
+    through the hour tiles when they give them exactly, else the raw rows."""
     tables = batch.tables
     accounts = tables.population.account_uuids(np.unique(batch.account))
     return history_totals.read_window_history(

@@ -3,6 +3,7 @@ order time was loaded in, and stay equal to a recomputation from banking_data.""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -21,7 +22,6 @@ from banking.rules.engine import Scores, score_columns
 from banking.rules.rule_set import RuleSet
 from banking.store import loader, partitions, retention
 from banking.stream.batch import COUNTRY_CODES, Batch, IdIndex
-from tests.db.lock_waits import second_waits
 from tests.helpers import DAY, SMALL
 from tests.unit.test_weighted_history import assert_same_scores, other_lookbacks
 
@@ -198,7 +198,7 @@ def test_an_account_with_no_state(db: psycopg.Connection, rule_set) -> None:
     load(db, rule_set, span(-15, 15, -7), span(-30, 0))
     window = at(0)
     batch, _ = pipeline.generate(SMALL, window)
-    known = {r[0] for r in db.execute("SELECT DISTINCT account_id FROM banking_account_countries")}
+    known = {r[0] for r in db.execute("SELECT DISTINCT account_id FROM banking_account_hours")}
     accounts = set(batch.tables.population.account_uuids(np.unique(batch.account)))
     assert accounts - known, "some of the window's accounts should have no state"
     compare(db, batch, rule_set)
@@ -221,10 +221,10 @@ def test_after_retention(db: psycopg.Connection, rule_set) -> None:
     week(db, rule_set, days=(7, 9.5))
     with pytest.raises(ValueError, match="shorter than the rules' look-back"):
         retention.apply_retention(db, T, 3, lookback=rule_set.lookback)
-    before = db.execute("SELECT count(*) FROM banking_account_totals").fetchone()[0]
+    before = db.execute("SELECT count(*) FROM banking_account_hours").fetchone()[0]
     result = retention.apply_retention(db, T, 8, lookback=rule_set.lookback)
     assert result.partitions  # the day of T - 9.5 days went
-    after = db.execute("SELECT count(*) FROM banking_account_totals").fetchone()[0]
+    after = db.execute("SELECT count(*) FROM banking_account_hours").fetchone()[0]
     assert 0 < after < before
     assert unmatched(db) == 0
     for i in range(3):
@@ -271,34 +271,44 @@ def test_the_migration_builds_the_state_of_what_is_loaded(db: psycopg.Connection
 
     week(db, rule_set)
     load(db, rule_set, span(-300, -290), settings=FRAUDY)
-    db.execute("DELETE FROM banking_account_totals")
-    db.execute("DELETE FROM banking_account_countries")
+    db.execute("DELETE FROM banking_account_hours")
+    db.execute("DELETE FROM banking_account_days")
     assert unmatched(db) > 0
-    db.execute("DELETE FROM banking_schema_migrations WHERE version = 13")
-    assert schema.apply_migrations(db) == ["0013_account_totals"]
-    assert db.execute("SELECT count(*) FROM banking_account_totals").fetchone()[0] > 0
+    db.execute("DELETE FROM banking_schema_migrations WHERE version = 14")
+    assert schema.apply_migrations(db) == ["0014_account_tiles"]
+    assert db.execute("SELECT count(*) FROM banking_account_hours").fetchone()[0] > 0
     assert unmatched(db) == 0
     both_ways(db, at(0), rule_set)
 
 
-def test_concurrent_loads_of_other_days_take_turns_on_the_state(
+def test_loads_of_other_days_write_the_state_at_the_same_time(
     empty_db: tuple[str, psycopg.Connection], db: psycopg.Connection, pg, rule_set
 ) -> None:
-    """A load of the past and a load of the present, at once: the second waits for the state's lock
-    until the first commits, then builds on its totals."""
+    """A load of the past, not yet committed, and a load of the present: the second touches other
+    hours' tiles only, so it commits without waiting for the first; both leave the state exact."""
     name, _ = empty_db
     week(db, rule_set)
     past, present = span(-200, -190, -1), span(0, 10)
     for window in (past, present):
         partitions.ensure_partitions(db, window)
-    waiting, outcome = second_waits(
-        pg,
-        name,
-        db,
-        lambda conn: pipeline.run_window(conn, FRAUDY, rule_set, past),
-        lambda conn: pipeline.run_window(conn, SMALL, rule_set, present).load.inserted,
-        "banking_account_totals",
-    )
-    assert waiting == [(True, 0)], "the second load should wait for the state's lock"
+    outcome: list[object] = []
+
+    def load_the_present() -> None:
+        try:
+            with pg.connect(name) as conn:
+                outcome.append(pipeline.run_window(conn, SMALL, rule_set, present).load.inserted)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            outcome.append(exc)
+
+    with pg.connect(name) as held:
+        held.autocommit = False
+        pipeline.run_window(held, FRAUDY, rule_set, past)  # not committed: its locks are held
+        thread = threading.Thread(target=load_the_present)
+        thread.start()
+        thread.join(60)
+        finished_first = not thread.is_alive()
+        held.commit()
+    thread.join(60)
+    assert finished_first, "the load of the present waited for the load of the past"
     assert len(outcome) == 1 and isinstance(outcome[0], int) and outcome[0] > 0, outcome
     assert unmatched(db) == 0

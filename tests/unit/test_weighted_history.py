@@ -153,9 +153,43 @@ def test_plan_refuses_what_it_cannot_make_exact() -> None:
     later = window.end - timedelta(days=7) + timedelta(minutes=1)
     assert isinstance(history_totals.plan(window, spans, later), str)  # reads before the state's horizon
     plan = history_totals.plan(window, spans, window.end - timedelta(days=7))
-    assert plan == history_totals.Plan(
-        raw=((ws - timedelta(hours=1), ws), (ws - timedelta(days=7), window.end - timedelta(days=7))),
-        aggregates=((window.end - timedelta(days=7), ws - timedelta(hours=1)),),
+    week_ago, hour = ws - timedelta(days=7), timedelta(hours=1)
+    assert ws.minute == 0 and plan == history_totals.Plan(
+        raw=((week_ago, week_ago + hour), (ws - hour, ws)),
+        aggregates=((week_ago + hour, ws - hour),),
         width=timedelta(minutes=1),
     )
-    assert plan.by_account(*plan.raw[0]) and not plan.by_account(*plan.raw[1])
+    assert plan.by_account(*plan.raw[0]) and plan.by_account(*plan.raw[1])
+    last = Window(ws + timedelta(minutes=59), ws + hour)  # its strip ends on an hour: read as it is
+    plan = history_totals.plan(last, spans, None)
+    assert isinstance(plan, history_totals.Plan) and plan.raw[0] == (
+        last.start - timedelta(days=7),
+        week_ago + hour,
+    )
+    assert not plan.by_account(*plan.raw[0])
+
+
+@pytest.mark.parametrize("minutes", [1, 5, 17, 60])
+def test_the_plan_tiles_the_look_back_with_whole_hours_of_tiles(minutes: int) -> None:
+    """Raw ranges and aggregate ranges cover the look-back once, without gap or overlap, the aggregates
+    in whole hours and clear of every span's strip, for windows starting at every minute of an hour."""
+    hour = timedelta(hours=1)
+    for spans in (
+        history_totals.Spans.of(load_rules()),
+        history_totals.Spans(
+            timedelta(minutes=10), (timedelta(days=1), timedelta(days=2), timedelta(days=7))
+        ),
+        history_totals.Spans(timedelta(0), (timedelta(hours=3),)),
+    ):
+        for offset in range(60):
+            ws = START + timedelta(minutes=offset)
+            window = Window(ws, ws + timedelta(minutes=minutes))
+            plan = history_totals.plan(window, spans, None)
+            assert isinstance(plan, history_totals.Plan), plan
+            pieces = sorted(plan.raw + plan.aggregates)
+            assert pieces[0][0] == ws - spans.long[-1] and pieces[-1][1] == ws
+            assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:], strict=False))
+            for lo, hi in plan.aggregates:
+                assert (lo - EPOCH) % hour == timedelta(0) == (hi - EPOCH) % hour and lo < hi
+                for span in (spans.short, *spans.long):
+                    assert hi <= ws - span or lo >= window.end - span

@@ -1,1 +1,1 @@
-COPY banking_state_new (account_id, country, minute, txns, cents) FROM STDIN (FORMAT binary)
+COPY banking_state_new (account_id, hour, country, txns, cents) FROM STDIN (FORMAT binary)

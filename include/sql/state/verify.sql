@@ -1,39 +1,22 @@
--- How many running totals differ from a recomputation from banking_data (0 when the state is exact):
--- every pair's totals at the minutes it had rows at or after the horizon, less the pair's constant
--- (its latest total before the horizon, which retention keeps), against the cumulative count and sum
--- of its rows from the horizon on; the pairs seen in banking_data but not in banking_account_countries;
--- and 1 when a total lies after the state's latest minute (which loads would then not move).
+-- How many tiles differ from a recomputation from banking_data (0 when the state is exact): every
+-- (account, hour, country) and (account, day, country) of the rows at or after the horizon against
+-- the tiles, and any tile before the horizon.
 WITH horizon AS (SELECT horizon FROM banking_state_horizon),
-recomputed AS (
-    SELECT account_id, country, minute,
-           sum(txns) OVER w AS txns, sum(cents) OVER w AS cents
-    FROM (
-        SELECT account_id, country, date_trunc('minute', "timestamp", 'UTC') AS minute,
-               count(*) AS txns, sum((amount * 100)::bigint) AS cents
-        FROM banking_data
-        WHERE "timestamp" >= (SELECT horizon FROM horizon)
-        GROUP BY 1, 2, 3
-    ) AS per_minute
-    WINDOW w AS (PARTITION BY account_id, country ORDER BY minute)
+hours AS (
+    SELECT account_id, date_trunc('hour', "timestamp", 'UTC') AS hour, country,
+           count(*) AS txns, sum((amount * 100)::bigint) AS cents
+    FROM banking_data
+    WHERE "timestamp" >= (SELECT horizon FROM horizon)
+    GROUP BY 1, 2, 3
 ),
-kept AS (
-    SELECT s.account_id, s.country, s.minute,
-           s.txns - coalesce(k.txns, 0) AS txns, s.cents - coalesce(k.cents, 0) AS cents
-    FROM banking_account_totals AS s
-    LEFT JOIN LATERAL (
-        SELECT b.txns, b.cents FROM banking_account_totals AS b
-        WHERE b.account_id = s.account_id AND b.country = s.country
-          AND b.minute < (SELECT horizon FROM horizon)
-        ORDER BY b.minute DESC
-        LIMIT 1
-    ) AS k ON true
-    WHERE s.minute >= (SELECT horizon FROM horizon)
+days AS (
+    SELECT account_id, date_trunc('day', hour, 'UTC') AS day, country, sum(txns) AS txns, sum(cents) AS cents
+    FROM hours
+    GROUP BY 1, 2, 3
 )
-SELECT (SELECT count(*) FROM recomputed r FULL JOIN kept s USING (account_id, country, minute)
-        WHERE r.txns IS DISTINCT FROM s.txns OR r.cents IS DISTINCT FROM s.cents)
-     + (SELECT count(*) FROM (SELECT DISTINCT account_id, country FROM banking_data
-                              WHERE "timestamp" >= (SELECT horizon FROM horizon)) AS d
-        WHERE NOT EXISTS (SELECT 1 FROM banking_account_countries AS p
-                          WHERE p.account_id = d.account_id AND p.country = d.country))
-     + (SELECT count(*) FROM banking_account_totals
-        WHERE minute > (SELECT latest FROM banking_state_horizon));
+SELECT (SELECT count(*) FROM hours r FULL JOIN banking_account_hours h USING (account_id, hour, country)
+        WHERE r.txns IS DISTINCT FROM h.txns OR r.cents IS DISTINCT FROM h.cents)
+     + (SELECT count(*) FROM days r FULL JOIN banking_account_days d USING (account_id, day, country)
+        WHERE r.txns IS DISTINCT FROM d.txns OR r.cents IS DISTINCT FROM d.cents)
+     + (SELECT count(*) FROM banking_account_hours WHERE hour < (SELECT horizon FROM horizon))
+     + (SELECT count(*) FROM banking_account_days WHERE day < (SELECT horizon FROM horizon));

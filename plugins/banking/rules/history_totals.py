@@ -1,27 +1,28 @@
-"""A window's history through the per-(account, country) running totals (``store.account_totals``),
-so that the history rules never re-read each account's week.
+"""A window's history through the per-(account, country) tiles of hours and days
+(``store.account_tiles``), so that the history rules never re-read each account's week.
 
-**The read** (:func:`read_window_history`) of a window ``[ws, we)`` for a rule set whose short spans (velocity
-windows, hence everything keyed by card) are at most ``S`` and whose long look-backs (amount_spike,
-new_country) are ``L1 < L2 < ...``: the raw rows of the window's accounts in ``[ws - S, ws)`` and
-in each strip ``[ws - Lk, we - Lk)``, and for each ``k`` one aggregate event per (account, country)
-standing for its rows in ``[we - Lk, P(k-1))`` (``P0 = ws - S``, ``Pk = ws - Lk``), placed at
-``we - Lk`` with weight = their count and amount = their sum. Nothing else: these pieces tile
-``[ws - Lmax, ws)``, the raw history.
+**The read** (:func:`read_window_history`) of a window ``[ws, we)`` for a rule set whose short spans
+(velocity windows, hence everything keyed by card) are at most ``S`` and whose long look-backs
+(amount_spike, new_country) are ``L1 < L2 < ...``: for each ``k``, one aggregate event per (account,
+country) standing for its rows in the whole hours ``[ceil(we - Lk), floor(P(k-1)))`` (``P0 = ws - S``,
+``Pk = ws - Lk``; UTC hours: the whole days among them from the day tiles, the others from the hour
+tiles), placed at the range's start with weight = their count and amount = their sum; and the raw
+rows of the window's accounts in the rest of ``[ws - Lmax, ws)`` (each strip ``[ws - Lk, we - Lk)``
+and the short spans' ``[ws - S, ws)`` among them, with the parts of hours next to them). Raw rows are
+exact wherever they are read.
 
 Why every row's counts and sums are those of the raw history. The engine counts an event at ``ts``
-for a row at ``t`` and span ``W`` when ``t - W < ts <= t``; rows have ``ws <= t < we``. Raw rows are
-read as they are. A row ``x`` of the aggregate ``k`` has ``we - Lk <= x < P(k-1)``, and its event
-sits at ``e = we - Lk``. For ``W >= Lk``: ``t - W < we - Lk <= e <= x`` and ``x < ws <= t``, so both
-count. For a shorter long span ``W = Lj`` (``j < k``): ``x < P(k-1) <= ws - Lj <= t - W``, and
-``e <= ws - Lj`` when ``Lk - Lj >= we - ws``, so neither counts. For a short span ``W <= S``:
-``x < ws - S <= t - W``, and ``e <= ws - S`` when ``we - L1 <= ws - S``, so neither counts. So under
-the conditions ``we - L1 <= ws - S`` and ``L(k+1) - Lk >= we - ws`` (checked, with whole-minute
-bounds, a window of at most an hour and a state horizon at or before ``we - Lmax``) the aggregate
-event and its rows count for exactly the same (row, span) pairs: every count and sum, hence every
-decision, score, hit and explanation, is the raw history's. The aggregate's card is -1 (no card
-group): only short spans read cards. Otherwise, and for windows longer than an hour (catch-ups, warm
-starts, backfill chunks), the raw read (``rules.history.read_history``) is used, and the debug log says why.
+for a row at ``t`` and span ``W`` when ``t - W < ts <= t``; rows have ``ws <= t < we``. A row ``x`` of
+the aggregate ``k`` has ``lo <= x < hi`` with ``we - Lk <= lo`` and ``hi <= P(k-1)``, and its event sits
+at ``e = lo``. For ``W >= Lk``: ``t - W < we - Lk <= e <= x`` and ``x < ws <= t``, so both count. For a
+shorter long span ``W = Lj`` (``j < k``) or a short span ``W <= S``: ``e <= x < hi <= P(k-1) <= ws - W
+<= t - W``, so neither counts. So the aggregate event and its rows count for exactly the same
+(row, span) pairs: every count and sum, hence every decision, score, hit and explanation, is the raw
+history's. The aggregate's card is -1 (no card group): only short spans read cards. This needs whole
+minutes, a window of at most an hour, a state horizon at or before ``we - Lmax``, ``we - L1 <= ws - S``
+and look-backs at least a window apart (checked: then the strips do not overlap); otherwise, and
+for windows longer than an hour (catch-ups, warm starts, backfill chunks), the raw read
+(``rules.history.read_history``) is used, and the debug log says why.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 import psycopg
 
 from banking.db import sql, sql_statements
-from banking.model import Window
+from banking.model import EPOCH, Window
 from banking.rules.columns import HistoryColumns
 from banking.rules.history import HistoryArrays, read_history, unpack_history
 from banking.rules.rule_set import AmountSpikeParams, NewCountryParams, RuleSet, VelocityParams
@@ -46,6 +47,7 @@ from banking.stream.batch import IdIndex
 log = logging.getLogger(__name__)
 
 MAX_WINDOW = timedelta(hours=1)  # longer windows read raw history
+_HOUR, _DAY = timedelta(hours=1), timedelta(days=1)  # the tiles' spans
 _AGGREGATE = np.dtype(
     [("t_us", ">i8"), ("account", "S16"), ("txns", ">i8"), ("cents", ">i8"), ("country", ">i4")]
 )
@@ -61,7 +63,7 @@ def read_window_history(
     countries: Sequence[str],
 ) -> HistoryColumns:
     """The history that ``rule_set`` sees for ``window`` of ``account_ids``, keyed like
-    :func:`~banking.rules.history.read_history`: through the running totals when they give it
+    :func:`~banking.rules.history.read_history`: through the hour tiles when they give it
     exactly (then the columns carry weights), else the raw rows (the debug log says why); the same
     counts and sums either way."""
     ids = sorted(set(account_ids))
@@ -73,7 +75,7 @@ def read_window_history(
     if the_plan is None:
         return read_history(conn, ids, accounts, cards, since, window.start, countries)
     log.debug(
-        "window %s: history from the running totals, %d raw rows, %d aggregate events",
+        "window %s: history from the hour tiles, %d raw rows, %d aggregate events",
         window,
         len(raw.t_us),
         len(agg.t_us),
@@ -136,14 +138,35 @@ def plan(window: Window, spans: Spans, horizon: datetime | None) -> Plan | str:
         return f"two look-backs {spans.long} are closer than the window ({width})"
     if horizon is not None and we - spans.long[-1] < horizon:
         return f"the state starts at {horizon:%Y-%m-%d %H:%M}, after {we - spans.long[-1]:%Y-%m-%d %H:%M}"
-    raw = [(ws - spans.short, ws)] if spans.short else []
     aggregates, upper = [], ws - spans.short
     for span in spans.long:
-        raw.append((ws - span, we - span))
-        if we - span < upper:
-            aggregates.append((we - span, upper))
+        lo, hi = _ceil_hour(we - span), _floor_hour(upper)
+        if lo < hi:
+            aggregates.append((lo, hi))
         upper = ws - span
+    raw, at = [], ws - spans.long[-1]
+    for lo, hi in reversed(aggregates):  # the rest of the look-back, oldest first
+        if at < lo:
+            raw.append((at, lo))
+        at = hi
+    if at < ws:
+        raw.append((at, ws))
     return Plan(tuple(raw), tuple(aggregates), width)
+
+
+def _floor_hour(t: datetime) -> datetime:
+    return EPOCH + (t - EPOCH) // _HOUR * _HOUR
+
+
+def _ceil_hour(t: datetime) -> datetime:
+    return EPOCH - (EPOCH - t) // _HOUR * _HOUR
+
+
+def _whole_days(lo: datetime, hi: datetime) -> tuple[datetime, datetime]:
+    """The whole UTC days inside ``[lo, hi)`` as ``[mid_lo, mid_hi)``, read from the day tiles (the
+    hours around them from the hour tiles); ``(hi, hi)`` when there is none."""
+    mid_lo, mid_hi = EPOCH - (EPOCH - lo) // _DAY * _DAY, EPOCH + (hi - EPOCH) // _DAY * _DAY
+    return (mid_lo, mid_hi) if mid_lo < mid_hi else (hi, hi)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +181,7 @@ class Aggregates:
 
 
 def horizon(conn: psycopg.Connection) -> datetime | None:
-    """The time before which the running totals count nothing (None: they count everything)."""
+    """The time before which the tiles count nothing (None: they count everything)."""
     return conn.execute(sql("state/horizon")).fetchone()[0]
 
 
@@ -192,7 +215,15 @@ def read(
         raw_parts.append(conn.execute(sql(name), params, binary=True).fetchone()[0] or b"")
     if ids and the_plan.aggregates:
         lo, hi = zip(*the_plan.aggregates, strict=True)
-        params = {"account_ids": ids, "lo": list(lo), "hi": list(hi), "countries": codes}
+        mid_lo, mid_hi = zip(*(_whole_days(a, b) for a, b in the_plan.aggregates), strict=True)
+        params = {
+            "account_ids": ids,
+            "lo": list(lo),
+            "hi": list(hi),
+            "mid_lo": list(mid_lo),
+            "mid_hi": list(mid_hi),
+            "countries": codes,
+        }
         packed_aggregates = conn.execute(sql("state/aggregates"), params, binary=True).fetchone()[0]
     if packed_aggregates is not None and len(packed_aggregates) % _AGGREGATE.itemsize:
         raise ValueError(f"state: {len(packed_aggregates)} bytes is not a whole number of records")

@@ -4,9 +4,10 @@ Loads replace time, not windows. Inside the transaction: lock the hours the wind
 of overlapping time take turns), check the population is seeded, delete every row of the window's
 time range whichever run loaded it, COPY the rows, replace the per-minute rollups of its minutes,
 recompute the hourly and daily rollups of its hours and days, replace its share of the history
-rules' running totals (``account_totals``: the replaced rows are counted before the delete, the
-totals written last), write one audit row per minute, drop the staged scores. Either all of it commits or none of it does, so loading the same time again, cut
-into any windows, leaves exactly the same rows, rollups and audit minutes.
+rules' tiles (``account_tiles``: the replaced rows are counted before the delete, the tiles
+written last), write one audit row per minute, drop the staged scores. Either all of it commits or
+none of it does, so loading the same time again, cut into any windows, leaves exactly the same rows,
+rollups and audit minutes.
 
 Rows are encoded in binary COPY format straight from the batch's columns
 (:func:`copy_format.encode_chunks`), chunk by chunk while the server ingests the previous chunk.
@@ -28,7 +29,7 @@ from psycopg.types.json import Jsonb
 from banking.db import sql, sql_statements
 from banking.model import LoadError, Window
 from banking.rules.engine import Scores
-from banking.store import account_totals, copy_format
+from banking.store import account_tiles, copy_format
 from banking.store.audit import WindowSummary, minute_rows, minutes_of
 from banking.store.partitions import ensure_partitions
 from banking.store.rollups import lock_hours, refresh_hour_and_day_rollups, rollup_rows
@@ -121,7 +122,7 @@ def _replace(
             "DAG with the same seed and population settings as banking_transactions"
         )
     with conn.cursor() as cur:
-        account_totals.collect_replaced(cur, window)
+        account_tiles.collect_replaced(cur, window)
         cur.execute(sql("load/delete_window"), bounds)
         deleted = cur.rowcount
         # A writer thread sends each chunk while this one encodes the next one, then the rollups.
@@ -138,7 +139,7 @@ def _replace(
             with cur.copy(sql(name)) as copy:
                 copy.write(text)
         refresh_hour_and_day_rollups(cur, window)
-        account_totals.replace_range(cur, batch)
+        account_tiles.replace_range(cur, batch)
     conn.execute(
         sql("load/upsert_batch"),
         {
@@ -158,6 +159,7 @@ def _bounds(window: Window) -> dict:
 
 
 def analyze_after_bulk_load(conn: psycopg.Connection) -> None:
-    """Fresh planner statistics for the tables a window reads (``load/analyze_history``)."""
+    """Fresh planner statistics for the tables a window reads, and the tiles' visibility map
+    (``load/analyze_history``; VACUUM: ``conn`` must be in autocommit mode)."""
     for statement in sql_statements("load/analyze_history"):
         conn.execute(statement)

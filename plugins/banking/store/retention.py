@@ -1,5 +1,5 @@
 """Retention: drop whole daily partitions older than the retention, prune audit and staging rows
-and the running totals of the history rules (``state``), moving the state's horizon to the cutoff.
+and the hour tiles of the history rules (``state``), moving the state's horizon to the cutoff.
 
 A retention shorter than the rules' longest look-back is refused: the windows scored after it would
 miss history (``lookback``); with it, the cutoff is at or before every later window's look-back.
