@@ -5,8 +5,9 @@
 -- country) into one event at lo_k, packed like history/account_history_columns.sql into fixed-width
 -- big-endian records: lo_k as µs since the epoch (int8, the event's timestamp), account_id (16
 -- bytes), the row count (int8), their amount in cents (int8), and the country's 0-based position in
--- %(countries)s (int4; cardinality(countries) when not in it). Countries without rows in the range
--- give no record. LATERAL with OFFSET 0: index range scans per account, not joins over every tile.
+-- %(countries)s (int4; cardinality(countries) when not in it), in no order (the reader sorts).
+-- Countries without rows in the range give no record. LATERAL with OFFSET 0: index range scans per
+-- account, not joins over every tile.
 WITH tiles AS (
     SELECT a.account_id, b.lo, t.country, t.txns, t.cents
     FROM unnest(%(account_ids)s::uuid[]) AS a(account_id)
@@ -45,7 +46,7 @@ SELECT string_agg(
            || int8send(s.cents)
            || int4send(coalesce(array_position(%(countries)s::text[], s.country::text) - 1,
                                 cardinality(%(countries)s::text[]))::integer),
-           ''::bytea ORDER BY s.lo)
+           ''::bytea)
 FROM (
     SELECT account_id, lo, country, sum(txns)::bigint AS txns, sum(cents)::bigint AS cents
     FROM tiles

@@ -1,8 +1,9 @@
 -- The raw rows of the given accounts in [%(since)s, %(until)s), in the record format of
--- history/account_history_columns.sql, for a range much wider than the window (the short spans'
--- look-back): one index range scan per account (LATERAL; OFFSET 0 keeps the planner from flattening
--- it), not a scan of the range's every row filtered by account. Constant bounds: the planner prunes
--- the day partitions when it plans. A range no wider than the window reads history/account_history_columns.sql.
+-- history/account_history_columns.sql but in no order (the reader sorts them with the aggregates),
+-- for a range much wider than the window (the short spans' look-back): one index range scan per
+-- account (LATERAL; OFFSET 0 keeps the planner from flattening it), not a scan of the range's every
+-- row filtered by account. Constant bounds: the planner prunes the day partitions when it plans. A
+-- range no wider than the window reads history/account_history_columns.sql.
 SELECT string_agg(
            int8send((extract(epoch FROM d."timestamp") * 1000000)::bigint)
            || uuid_send(d.account_id)
@@ -10,7 +11,7 @@ SELECT string_agg(
            || int8send((d.amount * 100)::bigint)
            || int4send(coalesce(array_position(%(countries)s::text[], d.country::text) - 1,
                                 cardinality(%(countries)s::text[]))::integer),
-           ''::bytea ORDER BY d."timestamp")
+           ''::bytea)
 FROM unnest(%(account_ids)s::uuid[]) AS a(account_id)
 CROSS JOIN LATERAL (
     SELECT b."timestamp", b.account_id, b.card_ref, b.amount, b.country

@@ -159,7 +159,7 @@ def _bounds(window: Window) -> dict:
 
 
 def analyze_after_bulk_load(conn: psycopg.Connection) -> None:
-    """Fresh planner statistics for the tables a window reads, and the tiles' visibility map
+    """Fresh planner statistics and visibility maps for the tables a window reads
     (``load/analyze_history``; VACUUM: ``conn`` must be in autocommit mode)."""
     for statement in sql_statements("load/analyze_history"):
         conn.execute(statement)
