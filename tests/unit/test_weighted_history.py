@@ -193,3 +193,17 @@ def test_the_plan_tiles_the_look_back_with_whole_hours_of_tiles(minutes: int) ->
                 assert (lo - EPOCH) % hour == timedelta(0) == (hi - EPOCH) % hour and lo < hi
                 for span in (spans.short, *spans.long):
                     assert hi <= ws - span or lo >= window.end - span
+            hours, days = history_totals.tile_pieces(plan.aggregates)
+            for lo, hi in plan.aggregates:  # its pieces cover it once: day pieces whole days, none empty
+                mine = sorted(
+                    [(a, b, False) for at, a, b in hours if at == lo]
+                    + [(a, b, True) for at, a, b in days if at == lo]
+                )
+                assert mine[0][0] == lo and mine[-1][1] == hi and all(a < b for a, b, _ in mine)
+                assert all(x[1] == y[0] for x, y in zip(mine, mine[1:], strict=False))
+                assert all(
+                    (a - EPOCH) % timedelta(days=1) == (b - EPOCH) % timedelta(days=1) == timedelta(0)
+                    for a, b, is_day in mine
+                    if is_day
+                )
+            assert any(days) or spans.long[-1] < timedelta(days=1)

@@ -63,7 +63,7 @@ def read_window_history(
     countries: Sequence[str],
 ) -> HistoryColumns:
     """The history that ``rule_set`` sees for ``window`` of ``account_ids``, keyed like
-    :func:`~banking.rules.history.read_history`: through the hour tiles when they give it
+    :func:`~banking.rules.history.read_history`: through the tiles when they give it
     exactly (then the columns carry weights), else the raw rows (the debug log says why); the same
     counts and sums either way."""
     ids = sorted(set(account_ids))
@@ -75,7 +75,7 @@ def read_window_history(
     if the_plan is None:
         return read_history(conn, ids, accounts, cards, since, window.start, countries)
     log.debug(
-        "window %s: history from the hour tiles, %d raw rows, %d aggregate events",
+        "window %s: history from the tiles, %d raw rows, %d aggregate events",
         window,
         len(raw.t_us),
         len(agg.t_us),
@@ -140,7 +140,7 @@ def plan(window: Window, spans: Spans, horizon: datetime | None) -> Plan | str:
         return f"the state starts at {horizon:%Y-%m-%d %H:%M}, after {we - spans.long[-1]:%Y-%m-%d %H:%M}"
     aggregates, upper = [], ws - spans.short
     for span in spans.long:
-        lo, hi = _ceil_hour(we - span), _floor_hour(upper)
+        lo, hi = _ceil(we - span, _HOUR), _floor(upper, _HOUR)
         if lo < hi:
             aggregates.append((lo, hi))
         upper = ws - span
@@ -154,19 +154,31 @@ def plan(window: Window, spans: Spans, horizon: datetime | None) -> Plan | str:
     return Plan(tuple(raw), tuple(aggregates), width)
 
 
-def _floor_hour(t: datetime) -> datetime:
-    return EPOCH + (t - EPOCH) // _HOUR * _HOUR
+def _floor(t: datetime, unit: timedelta) -> datetime:
+    return EPOCH + (t - EPOCH) // unit * unit
 
 
-def _ceil_hour(t: datetime) -> datetime:
-    return EPOCH - (EPOCH - t) // _HOUR * _HOUR
+def _ceil(t: datetime, unit: timedelta) -> datetime:
+    return EPOCH - (EPOCH - t) // unit * unit
 
 
-def _whole_days(lo: datetime, hi: datetime) -> tuple[datetime, datetime]:
-    """The whole UTC days inside ``[lo, hi)`` as ``[mid_lo, mid_hi)``, read from the day tiles (the
-    hours around them from the hour tiles); ``(hi, hi)`` when there is none."""
-    mid_lo, mid_hi = EPOCH - (EPOCH - lo) // _DAY * _DAY, EPOCH + (hi - EPOCH) // _DAY * _DAY
-    return (mid_lo, mid_hi) if mid_lo < mid_hi else (hi, hi)
+Piece = tuple[datetime, datetime, datetime]  # (the event's time, from, to)
+
+
+def tile_pieces(aggregates: Sequence[tuple[datetime, datetime]]) -> tuple[list[Piece], list[Piece]]:
+    """The tiles that make up each aggregate range ``[lo, hi)`` of whole hours, as (lo, from, to)
+    pieces of hour tiles and of day tiles: the whole UTC days inside it from the day tiles, the
+    hours before and after them from the hour tiles; empty pieces left out."""
+    hours: list[Piece] = []
+    days: list[Piece] = []
+    for lo, hi in aggregates:
+        mid_lo, mid_hi = _ceil(lo, _DAY), _floor(hi, _DAY)
+        if mid_lo >= mid_hi:
+            mid_lo = mid_hi = hi
+        for since, until, pieces in ((lo, mid_lo, hours), (mid_lo, mid_hi, days), (mid_hi, hi, hours)):
+            if since < until:
+                pieces.append((lo, since, until))
+    return hours, days
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,16 +226,12 @@ def read(
         params = {"account_ids": ids, "since": since, "until": until, "countries": codes}
         raw_parts.append(conn.execute(sql(name), params, binary=True).fetchone()[0] or b"")
     if ids and the_plan.aggregates:
-        lo, hi = zip(*the_plan.aggregates, strict=True)
-        mid_lo, mid_hi = zip(*(_whole_days(a, b) for a, b in the_plan.aggregates), strict=True)
-        params = {
-            "account_ids": ids,
-            "lo": list(lo),
-            "hi": list(hi),
-            "mid_lo": list(mid_lo),
-            "mid_hi": list(mid_hi),
-            "countries": codes,
-        }
+        hours, days = tile_pieces(the_plan.aggregates)
+        params = {"account_ids": ids, "countries": codes}
+        for level, pieces in (("hour", hours), ("day", days)):
+            params |= {
+                f"{level}_{name}": [p[i] for p in pieces] for i, name in enumerate(("at", "from", "to"))
+            }
         packed_aggregates = conn.execute(sql("state/aggregates"), params, binary=True).fetchone()[0]
     if packed_aggregates is not None and len(packed_aggregates) % _AGGREGATE.itemsize:
         raise ValueError(f"state: {len(packed_aggregates)} bytes is not a whole number of records")

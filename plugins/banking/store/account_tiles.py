@@ -18,11 +18,11 @@ import numpy as np
 import psycopg
 
 from banking.db import sql, sql_statements
-from banking.model import Window, micros
+from banking.model import US_PER_MINUTE, Window, micros
 from banking.store.copy_format import PG_EPOCH_US, SIGNATURE, TRAILER
 from banking.stream.batch import COUNTRY_CODES, Batch
 
-US_PER_HOUR = 3_600_000_000
+_US_PER_HOUR = 60 * US_PER_MINUTE
 # One banking_state_new row in binary COPY: the field count, then each field after its length.
 _NEW_ROW = np.dtype(
     [
@@ -75,7 +75,7 @@ def _counted_from(cur: psycopg.Cursor, window: Window) -> datetime | None:
 def encode_new_rows(batch: Batch, start: datetime) -> bytes:
     """The batch's rows from ``start`` on per (account, hour, country), as a binary COPY payload."""
     keep = batch.t_us >= micros(start)
-    hour = batch.t_us[keep] // US_PER_HOUR
+    hour = batch.t_us[keep] // _US_PER_HOUR
     account = batch.account[keep].astype(np.int64)
     country = batch.country[keep].astype(np.int64)
     cents = batch.amount_cents[keep]
@@ -93,7 +93,7 @@ def encode_new_rows(batch: Batch, start: datetime) -> bytes:
         pair, where = np.divmod(group, len(COUNTRY_CODES))
         who, offset = np.divmod(pair, span)
         rows["account"] = batch.tables.population.account_id[who]
-        rows["hour"] = (first + offset) * US_PER_HOUR - PG_EPOCH_US
+        rows["hour"] = (first + offset) * _US_PER_HOUR - PG_EPOCH_US
         rows["country"] = _CODES[where]
         rows["txns"] = np.diff(np.append(starts, len(key)))
         rows["cents"] = np.add.reduceat(cents[order], starts)
