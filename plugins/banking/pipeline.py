@@ -125,7 +125,7 @@ def read_history(conn: psycopg.Connection, batch: Batch, rule_set: RuleSet) -> H
     the batch (population indices; ids or countries outside the population get keys of their own):
     through the hour tiles when they give them exactly, else the raw rows."""
     tables = batch.tables
-    accounts = tables.population.account_uuids(np.unique(batch.account))
+    accounts = tables.population.account_id[np.unique(batch.account)]
     return history_totals.read_window_history(
         conn, accounts, tables.account_ids, tables.card_ids, batch.window, rule_set, COUNTRY_CODES
     )

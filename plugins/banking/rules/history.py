@@ -6,15 +6,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
 
 import numpy as np
 import psycopg
 
 from banking.db import sql
+from banking.id_arrays import Ids, UuidArray, register
 from banking.rules.columns import HistoryColumns
 from banking.stream.batch import IdIndex
 
@@ -36,16 +36,18 @@ class HistoryArrays:
 
 def read_history_columns(
     conn: psycopg.Connection,
-    account_ids: Iterable[UUID],
+    account_ids: Ids,
     since: datetime,
     until: datetime,
     countries: Sequence[str],
 ) -> HistoryArrays:
-    """Earlier transactions of ``account_ids`` with ``since <= timestamp < until``, oldest first, read
-    as fixed-width binary records straight into arrays (no Python object per row)."""
-    ids = sorted(set(account_ids))
+    """Earlier transactions of ``account_ids`` (UUIDs, or their bytes as an S16 array) with
+    ``since <= timestamp < until``, oldest first, read as fixed-width binary records straight into
+    arrays (no Python object per row)."""
+    ids = UuidArray(account_ids)
     packed = None
-    if ids and since < until:
+    if len(ids) and since < until:
+        register(conn)
         params = {"account_ids": ids, "since": since, "until": until, "countries": list(countries)}
         packed = conn.execute(sql("history/account_history_columns"), params, binary=True).fetchone()[0]
     return unpack_history(packed)
@@ -67,7 +69,7 @@ def unpack_history(packed: bytes | None) -> HistoryArrays:
 
 def read_history(
     conn: psycopg.Connection,
-    account_ids: Iterable[UUID],
+    account_ids: Ids,
     accounts: IdIndex,
     cards: IdIndex,
     since: datetime,

@@ -28,16 +28,16 @@ for windows longer than an hour (catch-ups, warm starts, backfill chunks), the r
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
 
 import numpy as np
 import psycopg
 
 from banking.db import sql, sql_statements
+from banking.id_arrays import Ids, UuidArray, register
 from banking.model import EPOCH, Window
 from banking.rules.columns import HistoryColumns
 from banking.rules.history import HistoryArrays, read_history, unpack_history
@@ -55,7 +55,7 @@ _AGGREGATE = np.dtype(
 
 def read_window_history(
     conn: psycopg.Connection,
-    account_ids: Iterable[UUID],
+    account_ids: Ids,
     accounts: IdIndex,
     cards: IdIndex,
     window: Window,
@@ -66,7 +66,7 @@ def read_window_history(
     :func:`~banking.rules.history.read_history`: through the tiles when they give it
     exactly (then the columns carry weights), else the raw rows (the debug log says why); the same
     counts and sums either way."""
-    ids = sorted(set(account_ids))
+    ids = UuidArray(account_ids)
     since = window.start - rule_set.lookback
     with _snapshot(conn):
         the_plan = plan_for(conn, window, rule_set)
@@ -212,20 +212,24 @@ def _snapshot(conn: psycopg.Connection) -> Iterator[None]:
 
 
 def read(
-    conn: psycopg.Connection, account_ids: Sequence[UUID], the_plan: Plan, countries: Sequence[str]
+    conn: psycopg.Connection,
+    account_ids: Ids,
+    the_plan: Plan,
+    countries: Sequence[str],
 ) -> tuple[HistoryArrays, Aggregates]:
     """The raw rows and the aggregate events of ``the_plan`` for ``account_ids``: a statement per raw
     range (constant bounds, so that each plans only its own day partitions) and one for the aggregates
     (call it under :func:`_snapshot`)."""
-    ids, codes = sorted(set(account_ids)), list(countries)
+    ids, codes = UuidArray(account_ids), list(countries)
+    register(conn)
     raw_parts, packed_aggregates = [], None
-    for since, until in the_plan.raw if ids else ():
+    for since, until in the_plan.raw if len(ids) else ():
         name = (
             "state/raw_by_account" if the_plan.by_account(since, until) else "history/account_history_columns"
         )
         params = {"account_ids": ids, "since": since, "until": until, "countries": codes}
         raw_parts.append(conn.execute(sql(name), params, binary=True).fetchone()[0] or b"")
-    if ids and the_plan.aggregates:
+    if len(ids) and the_plan.aggregates:
         hours, days = tile_pieces(the_plan.aggregates)
         params = {"account_ids": ids, "countries": codes}
         for level, pieces in (("hour", hours), ("day", days)):
