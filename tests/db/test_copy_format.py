@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from datetime import timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ from psycopg.types.json import Jsonb
 from banking import pipeline
 from banking.model import Window
 from banking.store import copy_format
+from banking.stream.population import population_for
 from tests.builders import transactions_of
 from tests.helpers import DAY, SMALL
 
@@ -167,3 +169,31 @@ def test_an_encode_error_fails_the_task_without_retries() -> None:
 def test_texts_need_no_escaping(db: psycopg.Connection) -> None:
     texts = ["tab\there", "new\nline", "back\\slash", "\\N", "Zoë Ødegård 東京", ""]
     assert one_column(db, "text", [copy_format._text(t) for t in texts]) == texts
+
+
+def test_card_fields_are_the_cards_own_including_long_and_non_ascii_names() -> None:
+    """The card columns packed with NumPy equal the card's own values field by field, for names
+    that need UTF-8 and for holder names that ``full_name`` cuts at 100 characters."""
+    population = population_for(SMALL)
+    names = population.names.astype(object)
+    names[population.given_name[0]] = "Zoë Ødegård 東京"
+    names[population.family_name[1]] = "x" * 120
+    population = dataclasses.replace(population, names=names.astype(str))
+    listed = int(population.first_card[population.listed_account[0]])  # a blacklisted account's card
+    cards = np.array([0, 1, 2, population.first_card[1], listed, population.n_cards - 1])
+    fragments = copy_format.card_fragments(population, cards)
+    for card, fragment in zip(cards.tolist(), fragments.tolist(), strict=True):
+        c = population.card(card)
+        a = population.account(int(population.card_account[card]))
+        expected = (
+            copy_format._text(a.holder_name)
+            + copy_format._text(a.currency)
+            + copy_format._text(a.home_country)
+            + copy_format._field(a.account_id.bytes)
+            + copy_format._field(b"\x01" if a.blacklisted else b"\x00")
+            + copy_format._field(c.card_ref.bytes)
+            + copy_format._text(c.masked_pan)
+            + copy_format._text(c.card_type)
+        )
+        assert fragment == expected, card
+    assert len(population.account(1).holder_name) == 100
