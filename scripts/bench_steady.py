@@ -1,33 +1,36 @@
 """The ``steady`` section of the benchmark: what a live one-minute window costs after history is loaded.
 
-For each population size: ``--windows`` one-minute windows with an empty look-back, in a fresh
-database of their own (after one window outside their look-back that warms the process); then, on
-another fresh database, the histories in increasing length, loaded cumulatively with
-``pipeline.warm_start`` (the 1-day history extends the 1-hour one, and so on, so that the longest is
-loaded once), each followed by ``--windows`` one-minute windows right after its end. History ``k``
-ends at ``T_k = BASE + history_k``: its look-back ``[BASE, T_k)`` holds the earlier histories and
-their measured windows (all at the same rate), and nothing is ever loaded after a measured window,
-as in live running. Figures, as ``name: value`` lines:
+For each population size, on a fresh database of its own: the histories in increasing length,
+loaded cumulatively with ``pipeline.warm_start`` (the 1-day history extends the 1-hour one, and so
+on, so that the longest is loaded once), each followed by ``--warmup`` unmeasured one-minute
+windows (live running's first minutes after a bulk load read cold pages; the figures are the warm
+steady state) and then ``--windows`` measured ones, each measured window followed by a window with
+an empty look-back in the same database (a day of its own, long before the histories), so that both
+sides of the ratio run against the same database and cache at the same time. History ``k`` ends at
+``T_k = BASE + history_k``: its look-back ``[BASE, T_k)`` holds the earlier histories and their
+windows (all at the same rate), and nothing is ever loaded after a measured window, as in live
+running. Figures, as ``name: value`` lines:
 
 - ``steady_window_s[<population>,<history>,<stage>]``: medians over the windows of each stage's
-  seconds (generate, score, load) and of their ``total``;
-- ``steady_ratio_to_empty[<population>,<history>]``: the median ``total`` over the empty look-back's
-  median ``total``, both measured in the same run (the machine is shared and noisy);
+  seconds (generate, score, load) and of their ``total``; history ``0``: the empty look-back's
+  windows before any history is loaded;
+- ``steady_empty_window_s[<population>,<history>]``: the median ``total`` of the empty look-back's
+  windows interleaved with that history's, and ``steady_ratio_to_empty[<population>,<history>]`` the
+  history's median ``total`` over it;
 - ``steady_history_load_s[<population>,<history>]``: the seconds ``warm_start`` took to extend the
   loaded history to this length (only the part not loaded before), ``steady_history_rows`` the
   rows in ``banking_data`` once it is loaded;
 - ``steady_analyze_s[<population>,<history>]`` (with ``--analyze``): a VACUUM ANALYZE of the tables a
-  window reads after the history load, what autovacuum does in live running, so that the windows do
-  not pay for a bulk load's stale statistics;
+  window reads after the history load (the warm start already does one at its end);
 - ``steady_state_mb_per_million[<population>]``: the tiles' size on disk
   (``banking_account_hours`` + ``banking_account_days``, with indexes) per million rows in
   ``banking_data``, after the longest history.
 
 With ``--capacity RATES``, instead: for each rate, a population sized for it (about 2.5 transactions
 per account a day, ``docs/population.md``, at most the largest population) and ``--windows`` windows
-after the one history ``--histories`` names, keyed ``<population>@<rate>``, without the empty
-look-back; then ``steady_largest_rate_within_10s``, the largest of those rates whose median window
-took at most 10 s in all (generate, score and load, in one process).
+after the warm-up and the one history ``--histories`` names, keyed ``<population>@<rate>``, without
+the empty look-back; then ``steady_largest_rate_within_10s``, the largest of those rates whose median
+window took at most 10 s in all (generate, score and load, in one process).
 
 Run alone: ``python scripts/bench_steady.py --rate 1000 --histories 0,1h,1d,7d --populations
 default,5000 --windows 5``, or ``--capacity 10000,30000,100000 --histories 1h --windows 3`` (the
@@ -58,7 +61,7 @@ from banking import pipeline  # noqa: E402
 from banking.model import Window  # noqa: E402
 from banking.rules import config  # noqa: E402
 from banking.rules.rule_set import RuleSet  # noqa: E402
-from banking.store import schema  # noqa: E402
+from banking.store import partitions, schema  # noqa: E402
 from banking.stream.settings import GeneratorSettings  # noqa: E402
 from scripts import embedded_postgres  # noqa: E402
 from scripts.bench_sql import sql  # noqa: E402
@@ -68,7 +71,9 @@ DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1/postgres"
 # windows after 1 hour of history (13:00, intensity 1.35) and after whole days and the empty
 # look-back (12:00, 1.4) see about as many rows, 1.4 times the mean rate (``steady_window_rows``).
 BASE = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
-EMPTY_GAP = timedelta(days=60)  # the warming window lies this long before the empty look-back's
+EMPTY_GAP = timedelta(days=60)  # the empty look-backs' windows start this long after BASE
+EMPTY_STRIDE = timedelta(days=8)  # and lie this far apart: more than the rules' 7-day look-back
+WARMUP = 10  # unmeasured windows after each history load
 STAGES = ("generate", "score", "load")
 CAPACITY_BUDGET_S = (
     10.0  # the seconds a one-minute window may take in all and keep real time with room to spare
@@ -123,17 +128,57 @@ def drop(admin: dict[str, str], dbname: str) -> None:
 
 
 def measure_windows(
+    conn: psycopg.Connection,
+    settings: GeneratorSettings,
+    rule_set: RuleSet,
+    start: datetime,
+    windows: int,
+    empty: EmptyLookBacks | None = None,
+) -> tuple[dict[str, float], dict[str, float] | None]:
+    """Run ``windows`` one-minute windows from ``start``, each followed by one of ``empty``'s windows
+    when given; the medians of each stage's and the total seconds of both."""
+    runs, empties = [], []
+    for i in range(windows):
+        window = Window(start + i * MINUTE, start + (i + 1) * MINUTE)
+        runs.append(pipeline.run_window(conn, settings, rule_set, window))
+        if empty is not None:
+            empties.append(pipeline.run_window(conn, settings, rule_set, empty.next()))
+    return medians(runs), medians(empties) if empty is not None else None
+
+
+def medians(runs: list[pipeline.WindowReport]) -> dict[str, float]:
+    found = {stage: statistics.median(r.seconds[stage] for r in runs) for stage in STAGES}
+    found["total"] = statistics.median(sum(r.seconds[s] for s in STAGES) for r in runs)
+    found["rows"] = statistics.median(r.summary.rows for r in runs)
+    return found
+
+
+def warm_up(
     conn: psycopg.Connection, settings: GeneratorSettings, rule_set: RuleSet, start: datetime, windows: int
-) -> dict[str, float]:
-    """Run ``windows`` one-minute windows from ``start``; the medians of each stage's and the total seconds."""
-    runs = [
+) -> datetime:
+    """Run ``windows`` unmeasured one-minute windows from ``start`` (what live running does after a bulk
+    load: its first windows read cold pages); returns where the next window starts."""
+    for i in range(windows):
         pipeline.run_window(conn, settings, rule_set, Window(start + i * MINUTE, start + (i + 1) * MINUTE))
-        for i in range(windows)
-    ]
-    medians = {stage: statistics.median(r.seconds[stage] for r in runs) for stage in STAGES}
-    medians["total"] = statistics.median(sum(r.seconds[s] for s in STAGES) for r in runs)
-    medians["rows"] = statistics.median(r.summary.rows for r in runs)
-    return medians
+    return start + windows * MINUTE
+
+
+class EmptyLookBacks:
+    """One-minute windows whose look-back holds no row, in the database being measured: each on a day
+    of its own, ``EMPTY_STRIDE`` apart (more than the look-back) from ``EMPTY_GAP`` after ``BASE`` on
+    (after every history: the warm start loads only into a database with nothing before its
+    history), their partitions created up front as live running creates them days ahead."""
+
+    def __init__(self, conn: psycopg.Connection, count: int) -> None:
+        first = BASE + EMPTY_GAP
+        self._windows = [
+            Window(first + i * EMPTY_STRIDE, first + i * EMPTY_STRIDE + MINUTE) for i in range(count)
+        ]
+        for window in self._windows:
+            partitions.ensure_partitions(conn, window)
+
+    def next(self) -> Window:
+        return self._windows.pop(0)
 
 
 def one_population(
@@ -143,28 +188,40 @@ def one_population(
     n_accounts: int,
     histories: list[timedelta],
     windows: int,
+    warmup: int = WARMUP,
     analyze: bool = False,
     name: str | None = None,
 ) -> list[tuple[str, float]]:
     """The figures of one population size, on a fresh database ``dbname`` (dropped afterwards), keyed by
-    ``name`` (the population size by default); with no empty history in ``histories``, without the
-    empty look-back's windows and ratios."""
+    ``name`` (the population size by default). With the empty history in ``histories``: first windows
+    of an empty look-back before any history is loaded, then each history's windows alternate with
+    windows of an empty look-back in the same database, for the ratio; without it, neither. Before
+    each measurement, ``warmup`` unmeasured windows of the same kind."""
     settings = GeneratorSettings(rate_per_minute=rate, n_accounts=n_accounts)
     name = name or str(n_accounts)
     rule_set = config.load_rules()
     lengths = sorted({h for h in histories if h > timedelta(0)})
     for shorter, longer in zip(lengths, lengths[1:], strict=False):
-        if longer - shorter < windows * MINUTE:
-            raise ValueError(f"history {label(longer)} must exceed {label(shorter)} by the windows' minutes")
-    empty, figures = None, []
-    if timedelta(0) in histories:
-        empty = empty_windows(admin, f"{dbname}_empty", settings, rule_set, windows)
-        figures = window_figures(f"{name},0", empty, None)
+        if longer - shorter < (warmup + windows) * MINUTE:
+            raise ValueError(
+                f"history {label(longer)} must exceed {label(shorter)} by the warm-up's and windows' minutes"
+            )
+    compare = timedelta(0) in histories
+    if lengths and BASE + lengths[-1] + (warmup + windows) * MINUTE > BASE + EMPTY_GAP - rule_set.lookback:
+        longest = label(EMPTY_GAP - rule_set.lookback)
+        raise ValueError(f"history {label(lengths[-1])} reaches the empty look-backs' (at most {longest})")
+    figures: list[tuple[str, float]] = []
     recreate(admin, dbname)
     try:
         with connect(admin, dbname) as conn:
             schema.apply_migrations(conn)
             schema.seed_population(conn, settings)
+            empty = EmptyLookBacks(conn, (1 + len(lengths)) * windows + warmup) if compare else None
+            if empty is not None:
+                for _ in range(warmup):
+                    pipeline.run_window(conn, settings, rule_set, empty.next())
+                runs = [pipeline.run_window(conn, settings, rule_set, empty.next()) for _ in range(windows)]
+                figures += window_figures(f"{name},0", medians(runs), None)
             for history in lengths:
                 key, end = f"{name},{label(history)}", BASE + history
                 started = time.perf_counter()
@@ -178,7 +235,9 @@ def one_population(
                     started = time.perf_counter()
                     conn.execute(sql("steady_settle"))
                     figures.append(emit(f"steady_analyze_s[{key}]", time.perf_counter() - started))
-                figures += window_figures(key, measure_windows(conn, settings, rule_set, end, windows), empty)
+                start = warm_up(conn, settings, rule_set, end, warmup)
+                found, empties = measure_windows(conn, settings, rule_set, start, windows, empty)
+                figures += window_figures(key, found, empties)
             size, rows = conn.execute(sql("steady_state_size")).fetchone()
     finally:
         drop(admin, dbname)
@@ -188,31 +247,15 @@ def one_population(
 
 
 def window_figures(
-    key: str, medians: dict[str, float], empty: dict[str, float] | None
+    key: str, found: dict[str, float], empty: dict[str, float] | None
 ) -> list[tuple[str, float]]:
-    """Print the windows' medians, and their total's ratio to the empty look-back's unless they are it."""
-    figures = [emit(f"steady_window_s[{key},{stage}]", medians[stage]) for stage in (*STAGES, "total")]
-    figures.append(emit(f"steady_window_rows[{key}]", medians["rows"]))
+    """Print the windows' medians; with the interleaved empty look-back's, its total and their ratio."""
+    figures = [emit(f"steady_window_s[{key},{stage}]", found[stage]) for stage in (*STAGES, "total")]
+    figures.append(emit(f"steady_window_rows[{key}]", found["rows"]))
     if empty is not None:
-        figures.append(emit(f"steady_ratio_to_empty[{key}]", medians["total"] / empty["total"]))
+        figures.append(emit(f"steady_empty_window_s[{key}]", empty["total"]))
+        figures.append(emit(f"steady_ratio_to_empty[{key}]", found["total"] / empty["total"]))
     return figures
-
-
-def empty_windows(
-    admin: dict[str, str], dbname: str, settings: GeneratorSettings, rule_set: RuleSet, windows: int
-) -> dict[str, float]:
-    """The windows with an empty look-back, in a fresh database ``dbname`` (dropped afterwards), after a
-    first window outside their look-back that warms the process (population tables, caches)."""
-    recreate(admin, dbname)
-    try:
-        with connect(admin, dbname) as conn:
-            schema.apply_migrations(conn)
-            schema.seed_population(conn, settings)
-            warm = BASE - EMPTY_GAP
-            pipeline.run_window(conn, settings, rule_set, Window(warm, warm + MINUTE))
-            return measure_windows(conn, settings, rule_set, BASE, windows)
-    finally:
-        drop(admin, dbname)
 
 
 def steady(
@@ -222,19 +265,25 @@ def steady(
     histories: list[timedelta],
     populations: list[int],
     windows: int,
+    warmup: int = WARMUP,
     analyze: bool = False,
 ) -> list[tuple[str, float]]:
     """The section: every population's figures (printed as they come, and returned)."""
     figures: list[tuple[str, float]] = []
     for n_accounts in populations:
         figures += one_population(
-            admin, f"{dbname_prefix}_{n_accounts}", rate, n_accounts, histories, windows, analyze
+            admin, f"{dbname_prefix}_{n_accounts}", rate, n_accounts, histories, windows, warmup, analyze
         )
     return figures
 
 
 def capacity(
-    admin: dict[str, str], dbname_prefix: str, rates: list[float], history: timedelta, windows: int
+    admin: dict[str, str],
+    dbname_prefix: str,
+    rates: list[float],
+    history: timedelta,
+    windows: int,
+    warmup: int = WARMUP,
 ) -> list[tuple[str, float]]:
     """Windows after ``history`` at each rate on a population sized for it, and the largest rate
     whose median window took at most ``CAPACITY_BUDGET_S`` seconds."""
@@ -245,7 +294,14 @@ def capacity(
         name = f"{n_accounts}@{rate:g}"
         found = dict(
             one_population(
-                admin, f"{dbname_prefix}_{int(rate)}", rate, n_accounts, [history], windows, name=name
+                admin,
+                f"{dbname_prefix}_{int(rate)}",
+                rate,
+                n_accounts,
+                [history],
+                windows,
+                warmup,
+                name=name,
             )
         )
         if found[f"steady_window_s[{name},{label(history)},total]"] <= CAPACITY_BUDGET_S:
@@ -270,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         "--windows", type=int, default=5, help="one-minute windows measured after each history"
     )
     parser.add_argument(
+        "--warmup", type=int, default=WARMUP, help="unmeasured windows before each measurement"
+    )
+    parser.add_argument(
         "--analyze",
         action="store_true",
         help="VACUUM ANALYZE after each history load, before its windows (else they run right after it)",
@@ -283,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(histories) != 1 or histories[0] <= timedelta(0):
             raise SystemExit("--capacity needs one history longer than 0 in --histories (for example 1h)")
         rates = [float(r) for r in args.capacity.split(",")]
-        capacity(conninfo_to_dict(args.admin), args.db, rates, histories[0], args.windows)
+        capacity(conninfo_to_dict(args.admin), args.db, rates, histories[0], args.windows, args.warmup)
         return 0
     steady(
         conninfo_to_dict(args.admin),
@@ -292,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         histories,
         parse_populations(args.populations),
         args.windows,
+        args.warmup,
         args.analyze,
     )
     return 0
