@@ -187,6 +187,10 @@ def test_compose_interpolates_with_a_generated_env(tmp_path: Path) -> None:
     assert {k: grafana[k] for k in rds} == rds
     with pytest.raises(MissingVariable, match="generate_env"):
         resolved({k: v for k, v in env.items() if k != "BANKING_DASHBOARD_PASSWORD"})
+    postgres = resolved(env)["services"]["postgres"]["command"]
+    assert postgres == ["postgres", "-c", "shared_buffers=512MB"]
+    bigger = resolved(env | {"POSTGRES_SHARED_BUFFERS": "2GB"})["services"]["postgres"]["command"]
+    assert bigger[-1] == "shared_buffers=2GB"
 
 
 def test_airflow_configuration() -> None:
