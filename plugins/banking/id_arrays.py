@@ -22,9 +22,10 @@ class UuidArray:
     __slots__ = ("ids",)
 
     def __init__(self, ids: Ids) -> None:
-        if isinstance(ids, UuidArray):
-            ids = ids.ids
-        elif not isinstance(ids, np.ndarray):
+        if isinstance(ids, UuidArray):  # already sorted and distinct
+            self.ids = ids.ids
+            return
+        if not isinstance(ids, np.ndarray):
             ids = np.array([u.bytes for u in ids], dtype="S16")
         self.ids = np.unique(ids.astype("S16", copy=False))
 
