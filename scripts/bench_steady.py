@@ -72,7 +72,6 @@ DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1/postgres"
 # look-back (12:00, 1.4) see about as many rows, 1.4 times the mean rate (``steady_window_rows``).
 BASE = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
 EMPTY_GAP = timedelta(days=60)  # the empty look-backs' windows start this long after BASE
-EMPTY_STRIDE = timedelta(days=8)  # and lie this far apart: more than the rules' 7-day look-back
 WARMUP = 10  # unmeasured windows after each history load
 STAGES = ("generate", "score", "load")
 CAPACITY_BUDGET_S = (
@@ -165,15 +164,13 @@ def warm_up(
 
 class EmptyLookBacks:
     """One-minute windows whose look-back holds no row, in the database being measured: each on a day
-    of its own, ``EMPTY_STRIDE`` apart (more than the look-back) from ``EMPTY_GAP`` after ``BASE`` on
+    of its own, a day more than the look-back apart, from ``EMPTY_GAP`` after ``BASE`` on
     (after every history: the warm start loads only into a database with nothing before its
     history), their partitions created up front as live running creates them days ahead."""
 
-    def __init__(self, conn: psycopg.Connection, count: int) -> None:
-        first = BASE + EMPTY_GAP
-        self._windows = [
-            Window(first + i * EMPTY_STRIDE, first + i * EMPTY_STRIDE + MINUTE) for i in range(count)
-        ]
+    def __init__(self, conn: psycopg.Connection, count: int, lookback: timedelta) -> None:
+        first, stride = BASE + EMPTY_GAP, lookback + timedelta(days=1)
+        self._windows = [Window(first + i * stride, first + i * stride + MINUTE) for i in range(count)]
         for window in self._windows:
             partitions.ensure_partitions(conn, window)
 
@@ -207,7 +204,7 @@ def one_population(
                 f"history {label(longer)} must exceed {label(shorter)} by the warm-up's and windows' minutes"
             )
     compare = timedelta(0) in histories
-    if lengths and BASE + lengths[-1] + (warmup + windows) * MINUTE > BASE + EMPTY_GAP - rule_set.lookback:
+    if lengths and lengths[-1] + (warmup + windows) * MINUTE > EMPTY_GAP - rule_set.lookback:
         longest = label(EMPTY_GAP - rule_set.lookback)
         raise ValueError(f"history {label(lengths[-1])} reaches the empty look-backs' (at most {longest})")
     figures: list[tuple[str, float]] = []
@@ -216,7 +213,8 @@ def one_population(
         with connect(admin, dbname) as conn:
             schema.apply_migrations(conn)
             schema.seed_population(conn, settings)
-            empty = EmptyLookBacks(conn, (1 + len(lengths)) * windows + warmup) if compare else None
+            count = (1 + len(lengths)) * windows + warmup
+            empty = EmptyLookBacks(conn, count, rule_set.lookback) if compare else None
             if empty is not None:
                 for _ in range(warmup):
                     pipeline.run_window(conn, settings, rule_set, empty.next())
