@@ -5,6 +5,11 @@ Drops the daily partitions of `banking_data` that ended more than `retention_day
 of this run's data interval, with the audit rows of those windows, and staged windows that no load
 picked up within a day. The current and future days are never dropped, whatever the params say.
 With `dry_run` it only lists what it would drop.
+
+Beside it, `seal_closed_days` seals the history rules' state of every day that ended by the run's
+data interval end: it builds the day's per-account day tiles once from its rows, so that live
+windows read a day of tiles per account for it instead of its hours. Until a day is sealed its hours
+are read instead, with the same results; it runs whatever `dry_run` says, as it deletes nothing.
 """
 
 from __future__ import annotations
@@ -39,7 +44,16 @@ def banking_retention() -> None:
             reference = dag_run.data_interval_end or dag_run.run_after
             return tasks.apply_retention(reference, params["retention_days"], params["dry_run"])
 
+    # Writes only the history rules' day tiles (store/account_tiles), which are no Asset.
+    @task(multiple_outputs=False)
+    def seal_closed_days(dag_run: Any = None) -> dict[str, Any]:
+        from banking import tasks
+
+        with tasks.fail_fast():
+            return tasks.seal_closed_days(dag_run.data_interval_end or dag_run.run_after)
+
     drop_old_data()
+    seal_closed_days()
 
 
 banking_retention()

@@ -24,7 +24,7 @@ from banking.rules import history_totals
 from banking.rules.columns import Columns, HistoryColumns
 from banking.rules.engine import Scores, score_columns
 from banking.rules.rule_set import RuleSet
-from banking.store import audit, loader
+from banking.store import account_tiles, audit, loader
 from banking.store.audit import WindowSummary
 from banking.store.loader import LoadResult
 from banking.stream.batch import COUNTRY_CODES, Batch
@@ -239,5 +239,6 @@ def warm_start(
         )
         start = window.end
     if reports:
+        account_tiles.seal_days(conn, end)  # the days loaded whole: their day tiles, once
         loader.analyze_after_bulk_load(conn)
     return reports

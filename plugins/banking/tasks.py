@@ -20,7 +20,7 @@ from banking.backtest.spec import parse_spec
 from banking.model import LoadError, ParamsError, Window, WindowError
 from banking.rules.config import RuleConfigError, load_rules
 from banking.rules.rule_set import RuleSet
-from banking.store import copy_format, partitions, retention, schema
+from banking.store import account_tiles, copy_format, partitions, retention, schema
 from banking.stream.settings import (
     BUSY_ACCOUNT_TXNS_PER_DAY,
     MAX_WINDOW_MINUTES,
@@ -322,6 +322,14 @@ def apply_retention(
         "batches": result.batches,
         "staged": result.staged,
     }
+
+
+def seal_closed_days(reference: datetime, conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
+    """Seal the history state of the days that ended by ``reference`` (``account_tiles.seal_days``)."""
+    with db.hook_connection(conn_id) as conn:
+        days = account_tiles.seal_days(conn, reference)
+    log.info("sealed %d day(s): %s", len(days), ", ".join(f"{d:%Y-%m-%d}" for d in days) or "none")
+    return {"sealed": [f"{d:%Y-%m-%d}" for d in days]}
 
 
 def run_backtest(

@@ -14,7 +14,7 @@ OUTLETS = {
         ),
         "warm_start": LOADED,
     },
-    "banking_retention": {"drop_old_data": sorted([*LOADED, "banking_staging"])},
+    "banking_retention": {"drop_old_data": sorted([*LOADED, "banking_staging"]), "seal_closed_days": []},
     "banking_backtest": {
         "run_backtest": ["banking_backtest_metrics", "banking_backtest_results", "banking_backtest_runs"]
     },

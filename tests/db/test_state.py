@@ -1,5 +1,6 @@
-"""The running totals (store.account_totals, read by rules.history_totals) give every window exactly the scores of the raw history, whatever
-order time was loaded in, and stay equal to a recomputation from banking_data."""
+"""The tiles (store.account_tiles, read by rules.history_totals) give every window exactly the scores
+of the raw history, whatever order time was loaded in and whichever days are sealed, and stay equal to
+a recomputation from banking_data."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from banking.rules import history, history_totals
 from banking.rules.columns import HistoryColumns
 from banking.rules.engine import Scores, score_columns
 from banking.rules.rule_set import RuleSet
-from banking.store import loader, partitions, retention
+from banking.store import account_tiles, loader, partitions, retention
 from banking.stream.batch import COUNTRY_CODES, Batch, IdIndex
+from tests.db.lock_waits import second_waits
 from tests.helpers import DAY, SMALL
 from tests.unit.test_weighted_history import assert_same_scores, other_lookbacks
 
@@ -91,11 +93,16 @@ def history_hits(scores: list[Scores]) -> dict[str, int]:
     return {r: sum(s.summary.hits_by_rule.get(r, 0) for s in scores) for r in HISTORY_RULES}
 
 
-def week(conn: psycopg.Connection, rule_set: RuleSet, days: tuple[float, ...] = (7,)) -> None:
-    """Scattered history: around each look-back boundary before T, a few hours ago, the last hour."""
+def week(
+    conn: psycopg.Connection, rule_set: RuleSet, days: tuple[float, ...] = (7,), seal: bool = True
+) -> None:
+    """Scattered history: around each look-back boundary before T, a few hours ago, the last hour; the
+    days before T's sealed (as the retention DAG of T's day does) unless ``seal`` is false."""
     for d in days:
         load(conn, rule_set, span(-15, 15, -d))
     load(conn, rule_set, span(-600, -560), span(-180, -120), span(-60, -30), span(-30, 0))
+    if seal:
+        assert account_tiles.seal_days(conn, T)
 
 
 def test_windows_loaded_in_order_cross_the_week_boundary(db: psycopg.Connection, rule_set) -> None:
@@ -274,8 +281,10 @@ def test_the_migration_builds_the_state_of_what_is_loaded(db: psycopg.Connection
     db.execute("DELETE FROM banking_account_hours")
     db.execute("DELETE FROM banking_account_days")
     assert unmatched(db) > 0
-    db.execute("DELETE FROM banking_schema_migrations WHERE version = 14")
-    assert schema.apply_migrations(db) == ["0014_account_tiles"]
+    db.execute("DELETE FROM banking_sealed_days")
+    db.execute("DELETE FROM banking_schema_migrations WHERE version IN (14, 15)")
+    assert schema.apply_migrations(db) == ["0014_account_tiles", "0015_sealed_days"]
+    assert db.execute("SELECT count(*) FROM banking_sealed_days").fetchone()[0] > 0
     assert db.execute("SELECT count(*) FROM banking_account_hours").fetchone()[0] > 0
     assert unmatched(db) == 0
     both_ways(db, at(0), rule_set)
@@ -312,3 +321,49 @@ def test_loads_of_other_days_write_the_state_at_the_same_time(
     assert finished_first, "the load of the present waited for the load of the past"
     assert len(outcome) == 1 and isinstance(outcome[0], int) and outcome[0] > 0, outcome
     assert unmatched(db) == 0
+
+
+def day_tile_days(conn: psycopg.Connection) -> set:
+    return {r[0] for r in conn.execute("SELECT DISTINCT day FROM banking_account_days")}
+
+
+def test_sealing_days_changes_no_score(db: psycopg.Connection, rule_set) -> None:
+    """Unsealed days are read from their hours, sealed ones from their day tiles: the same scores;
+    loads of a sealed day keep its tiles; a day is sealed once; today is not sealed."""
+    week(db, rule_set, seal=False)
+    assert day_tile_days(db) == set() and unmatched(db) == 0
+    window = at(0)
+    both_ways(db, window, rule_set)
+    sealed = account_tiles.seal_days(db, T + timedelta(hours=5))  # not T's own day: it has not ended
+    midnight = T - timedelta(hours=12)
+    assert sealed == [midnight - timedelta(days=7)] and day_tile_days(db) == set(sealed)
+    assert unmatched(db) == 0
+    both_ways(db, window, rule_set)
+    assert account_tiles.seal_days(db, T) == []
+    load(db, rule_set, span(-15, 15, -7), settings=FRAUDY)  # the sealed day reloaded
+    load(db, rule_set, span(-400, -380, -7), settings=FRAUDY)  # and loaded where it had no rows
+    assert unmatched(db) == 0
+    scored = [both_ways(db, window, rule_set), both_ways(db, at(20), rule_set)]
+    assert all(history_hits(scored).values()), history_hits(scored)
+    assert account_tiles.seal_days(db, T + timedelta(days=1)) == [midnight]
+
+
+def test_sealing_waits_for_a_load_of_the_day(
+    empty_db: tuple[str, psycopg.Connection], db: psycopg.Connection, pg, rule_set
+) -> None:
+    """A day being loaded (not yet committed) is sealed after the load commits, with its rows."""
+    name, _ = empty_db
+    week(db, rule_set, seal=False)
+    past = span(-15, 15, -7)  # a day with rows, reloaded
+    waiting, outcome = second_waits(
+        pg,
+        name,
+        db,
+        lambda held: pipeline.run_window(held, FRAUDY, rule_set, past),
+        lambda conn: len(account_tiles.seal_days(conn, T)),
+        "banking_day_rollups",
+    )
+    assert waiting and all(is_day for is_day, _ in waiting), waiting
+    assert outcome == [1], outcome
+    assert unmatched(db) == 0
+    both_ways(db, at(0), rule_set)

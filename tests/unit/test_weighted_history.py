@@ -193,17 +193,22 @@ def test_the_plan_tiles_the_look_back_with_whole_hours_of_tiles(minutes: int) ->
                 assert (lo - EPOCH) % hour == timedelta(0) == (hi - EPOCH) % hour and lo < hi
                 for span in (spans.short, *spans.long):
                     assert hi <= ws - span or lo >= window.end - span
-            hours, days = history_totals.tile_pieces(plan.aggregates)
-            for lo, hi in plan.aggregates:  # its pieces cover it once: day pieces whole days, none empty
-                mine = sorted(
-                    [(a, b, False) for at, a, b in hours if at == lo]
-                    + [(a, b, True) for at, a, b in days if at == lo]
-                )
-                assert mine[0][0] == lo and mine[-1][1] == hi and all(a < b for a, b, _ in mine)
-                assert all(x[1] == y[0] for x, y in zip(mine, mine[1:], strict=False))
-                assert all(
-                    (a - EPOCH) % timedelta(days=1) == (b - EPOCH) % timedelta(days=1) == timedelta(0)
-                    for a, b, is_day in mine
-                    if is_day
-                )
-            assert any(days) or spans.long[-1] < timedelta(days=1)
+            every_day = {START + timedelta(days=d) for d in range(-12, 2)}
+            for sealed in (every_day, set(), {d for d in every_day if d.day % 3}):
+                hours, days = history_totals.tile_pieces(plan.aggregates, sealed)
+                for lo, hi in plan.aggregates:  # its pieces cover it once: day pieces sealed days, none empty
+                    mine = sorted(
+                        [(a, b, False) for at, a, b in hours if at == lo]
+                        + [(a, b, True) for at, a, b in days if at == lo]
+                    )
+                    assert mine[0][0] == lo and mine[-1][1] == hi and all(a < b for a, b, _ in mine)
+                    assert all(x[1] == y[0] for x, y in zip(mine, mine[1:], strict=False))
+                    for a, b, is_day in mine:
+                        whole = [a + timedelta(days=i) for i in range((b - a).days)]
+                        assert not is_day or (whole and a + len(whole) * timedelta(days=1) == b)
+                        assert not is_day or all(d in sealed for d in whole)
+                    inside = {d for d in sealed if lo <= d and d + timedelta(days=1) <= hi}
+                    assert inside == {
+                        a + timedelta(days=i) for a, b, is_day in mine if is_day for i in range((b - a).days)
+                    }, "every sealed day inside the range is read from its day tile"
+                assert any(days) == bool(sealed) or spans.long[-1] < timedelta(days=1)

@@ -3,4 +3,5 @@
 -- an hour too): the state then counts no row before it, whatever a later load of that time writes.
 DELETE FROM banking_account_hours WHERE hour < %(cutoff)s;
 DELETE FROM banking_account_days WHERE day < %(cutoff)s;
+DELETE FROM banking_sealed_days WHERE day < %(cutoff)s;
 UPDATE banking_state_horizon SET horizon = greatest(horizon, %(cutoff)s);

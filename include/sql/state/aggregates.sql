@@ -1,6 +1,6 @@
 -- The aggregate events of the given accounts for each look-back k: their rows in the whole hours
 -- [lo_k, hi_k), from the tiles, given as pieces (at, from, to) of hour tiles and of day tiles
--- (history_totals.tile_pieces: the whole days from banking_account_days, the hours around them from
+-- (history_totals.tile_pieces: the whole sealed days from banking_account_days, the other hours from
 -- banking_account_hours). An index range scan per account and piece, index-only where the
 -- visibility map allows (the counts are in the index), summed per (account, k, country) into one
 -- event at lo_k (the pieces' at), packed like history/account_history_columns.sql into fixed-width

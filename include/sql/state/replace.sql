@@ -1,9 +1,10 @@
 -- Replace a load's time range in the tiles, once banking_state_old holds the replaced rows
--- (state/collect_old) and banking_state_new the new ones, per (account, hour, country): each hour and
--- day tile gains (new rows - old rows), and a tile left with no row goes. Exact for reruns, overlaps
--- and loads of the past. A tile depends on its own hour or day only, and loads of the same hours and
--- days take turns on their locks (load/lock_hours, lock_days), so loads of other days write the
--- state at the same time. Keys in order: concurrent upserts take their row locks in one order.
+-- (state/collect_old) and banking_state_new the new ones, per (account, hour, country): each hour
+-- tile, and each day tile of a sealed day, gains (new rows - old rows), and a tile left with no row
+-- goes. Exact for reruns, overlaps and loads of the past. A tile depends on its own hour or day
+-- only, and loads of the same hours and days take turns on their locks (load/lock_hours,
+-- lock_days), so loads of other days write the state at the same time. Keys in order: concurrent
+-- upserts take their row locks in one order.
 -- No JIT: the planner's estimates for the per-tile probes are large, the work is not.
 SET LOCAL jit = off;
 CREATE TEMP TABLE banking_state_change ON COMMIT DROP AS
@@ -20,9 +21,12 @@ SELECT account_id, hour, country, txns, cents FROM banking_state_change
 ORDER BY account_id, hour, country
 ON CONFLICT (account_id, hour, country)
 DO UPDATE SET txns = h.txns + excluded.txns, cents = h.cents + excluded.cents;
+-- Day tiles of sealed days only (state/seal_day builds a day's when it is sealed); the day's lock
+-- (load/lock_days, held by the load since its rollups) orders this against sealing.
 INSERT INTO banking_account_days AS d (account_id, day, country, txns, cents)
-SELECT account_id, date_trunc('day', hour, 'UTC'), country, sum(txns), sum(cents)
-FROM banking_state_change
+SELECT c.account_id, s.day, c.country, sum(c.txns), sum(c.cents)
+FROM banking_state_change AS c
+JOIN banking_sealed_days AS s ON s.day = date_trunc('day', c.hour, 'UTC')
 GROUP BY 1, 2, 3
 HAVING sum(txns) <> 0 OR sum(cents) <> 0
 ORDER BY 1, 2, 3

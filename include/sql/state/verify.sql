@@ -1,6 +1,7 @@
 -- How many tiles differ from a recomputation from banking_data (0 when the state is exact): every
--- (account, hour, country) and (account, day, country) of the rows at or after the horizon against
--- the tiles, and any tile before the horizon.
+-- (account, hour, country) of the rows at or after the horizon, and every (account, day, country)
+-- of the sealed days among them, against the tiles (so a day tile of a day not sealed counts too),
+-- and any tile before the horizon.
 WITH horizon AS (SELECT horizon FROM banking_state_horizon),
 hours AS (
     SELECT account_id, date_trunc('hour', "timestamp", 'UTC') AS hour, country,
@@ -12,6 +13,7 @@ hours AS (
 days AS (
     SELECT account_id, date_trunc('day', hour, 'UTC') AS day, country, sum(txns) AS txns, sum(cents) AS cents
     FROM hours
+    WHERE date_trunc('day', hour, 'UTC') IN (SELECT day FROM banking_sealed_days)
     GROUP BY 1, 2, 3
 )
 SELECT (SELECT count(*) FROM hours r FULL JOIN banking_account_hours h USING (account_id, hour, country)

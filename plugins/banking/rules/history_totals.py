@@ -5,7 +5,7 @@
 (velocity windows, hence everything keyed by card) are at most ``S`` and whose long look-backs
 (amount_spike, new_country) are ``L1 < L2 < ...``: for each ``k``, one aggregate event per (account,
 country) standing for its rows in the whole hours ``[ceil(we - Lk), floor(P(k-1)))`` (``P0 = ws - S``,
-``Pk = ws - Lk``; UTC hours: the whole days among them from the day tiles, the others from the hour
+``Pk = ws - Lk``; UTC hours: the whole sealed days among them from the day tiles, the others from the hour
 tiles), placed at the range's start with weight = their count and amount = their sum; and the raw
 rows of the window's accounts in the rest of ``[ws - Lmax, ws)`` (each strip ``[ws - Lk, we - Lk)``
 and the short spans' ``[ws - S, ws)`` among them, with the parts of hours next to them). Raw rows are
@@ -28,7 +28,7 @@ for windows longer than an hour (catch-ups, warm starts, backfill chunks), the r
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -165,19 +165,29 @@ def _ceil(t: datetime, unit: timedelta) -> datetime:
 Piece = tuple[datetime, datetime, datetime]  # (the event's time, from, to)
 
 
-def tile_pieces(aggregates: Sequence[tuple[datetime, datetime]]) -> tuple[list[Piece], list[Piece]]:
+def tile_pieces(
+    aggregates: Sequence[tuple[datetime, datetime]], sealed: Collection[datetime]
+) -> tuple[list[Piece], list[Piece]]:
     """The tiles that make up each aggregate range ``[lo, hi)`` of whole hours, as (lo, from, to)
-    pieces of hour tiles and of day tiles: the whole UTC days inside it from the day tiles, the
-    hours before and after them from the hour tiles; empty pieces left out."""
+    pieces of hour tiles and of day tiles: each run of whole UTC days inside it that are ``sealed``
+    from the day tiles, the hours around and between them from the hour tiles; empty pieces left out."""
     hours: list[Piece] = []
     days: list[Piece] = []
     for lo, hi in aggregates:
-        mid_lo, mid_hi = _ceil(lo, _DAY), _floor(hi, _DAY)
-        if mid_lo >= mid_hi:
-            mid_lo = mid_hi = hi
-        for since, until, pieces in ((lo, mid_lo, hours), (mid_lo, mid_hi, days), (mid_hi, hi, hours)):
-            if since < until:
-                pieces.append((lo, since, until))
+        at, day = lo, _ceil(lo, _DAY)
+        while day + _DAY <= hi:
+            if day in sealed:
+                end = day
+                while end + _DAY <= hi and end in sealed:
+                    end += _DAY
+                if at < day:
+                    hours.append((lo, at, day))
+                days.append((lo, day, end))
+                at = day = end
+            else:
+                day += _DAY
+        if at < hi:
+            hours.append((lo, at, hi))
     return hours, days
 
 
@@ -195,6 +205,12 @@ class Aggregates:
 def horizon(conn: psycopg.Connection) -> datetime | None:
     """The time before which the tiles count nothing (None: they count everything)."""
     return conn.execute(sql("state/horizon")).fetchone()[0]
+
+
+def sealed_days(conn: psycopg.Connection, ranges: Sequence[tuple[datetime, datetime]]) -> set[datetime]:
+    """The sealed days (those with day tiles, ``store.account_tiles.seal_days``) within ``ranges``."""
+    since, until = min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
+    return {r[0] for r in conn.execute(sql("state/sealed_days"), {"since": since, "until": until})}
 
 
 @contextmanager
@@ -230,7 +246,7 @@ def read(
         params = {"account_ids": ids, "since": since, "until": until, "countries": codes}
         raw_parts.append(conn.execute(sql(name), params, binary=True).fetchone()[0] or b"")
     if len(ids) and the_plan.aggregates:
-        hours, days = tile_pieces(the_plan.aggregates)
+        hours, days = tile_pieces(the_plan.aggregates, sealed_days(conn, the_plan.aggregates))
         params = {"account_ids": ids, "countries": codes}
         for level, pieces in (("hour", hours), ("day", days)):
             params |= {

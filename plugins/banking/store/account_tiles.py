@@ -1,28 +1,32 @@
 """The history rules' state: per (account, country) tiles of UTC hours and days, kept in each load's transaction.
 
-``banking_account_hours`` and ``banking_account_days`` (migration 0014) hold, for each hour and each
-day in which an account had rows in a country (from the state's horizon on), their count and amount
-in cents. A load calls :func:`collect_replaced` before it deletes its time range's rows and
-:func:`replace_range` last: each tile the range touches gains the batch's rows and loses the
-replaced ones (``state/replace.sql``), so reruns, overlapping loads and loads of the past stay exact,
-and no tile depends on another. The tiles are counts, not rule results: any look-back can be read
+``banking_account_hours`` (migration 0014) holds, for each hour in which an account had rows in a
+country (from the state's horizon on), their count and amount in cents; ``banking_account_days`` the
+same per day, for the days in ``banking_sealed_days`` only (migration 0015). A load calls
+:func:`collect_replaced` before it deletes its time range's rows and :func:`replace_range` last: each
+hour tile, and each day tile of a sealed day, that the range touches gains the batch's rows and loses
+the replaced ones (``state/replace.sql``), so reruns, overlapping loads and loads of the past stay
+exact, and no tile depends on another. :func:`seal_days` builds the day tiles of closed days once,
+from their rows: a live minute, whose day is not sealed, writes one tile per (account, hour, country)
+instead of two. The tiles are counts, not rule results: any look-back can be read
 from them, whole days and hours from the tiles and the edges from the raw rows
 (``rules.history_totals``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import psycopg
 
 from banking.db import sql, sql_statements
-from banking.model import US_PER_MINUTE, Window, micros
+from banking.model import EPOCH, US_PER_MINUTE, Window, micros
 from banking.store.copy_format import PG_EPOCH_US, SIGNATURE, TRAILER
 from banking.stream.batch import COUNTRY_CODES, Batch
 
 _US_PER_HOUR = 60 * US_PER_MINUTE
+_DAY = timedelta(days=1)
 # One banking_state_new row in binary COPY: the field count, then each field after its length.
 _NEW_ROW = np.dtype(
     [
@@ -61,6 +65,21 @@ def replace_range(cur: psycopg.Cursor, batch: Batch) -> None:
         copy.write(encode_new_rows(batch, start))
     for statement in sql_statements("state/replace"):
         cur.execute(statement)
+
+
+def seal_days(conn: psycopg.Connection, before: datetime) -> list[datetime]:
+    """Seal every UTC day that ended by ``before`` and has loaded minutes at or after the horizon but
+    no day tiles yet, oldest first, each in its own transaction under the day's lock
+    (``state/seal_day``); returns the days sealed. Idempotent, and no read's result changes."""
+    midnight = EPOCH + (before - EPOCH) // _DAY * _DAY
+    days = [r[0] for r in conn.execute(sql("state/unsealed_days"), {"before": midnight})]
+    for day in days:
+        with conn.transaction(), conn.cursor() as cur:
+            for statement in sql_statements("state/lock_day"):
+                cur.execute(statement, {"day_number": (day - EPOCH) // _DAY})
+            for statement in sql_statements("state/seal_day"):
+                cur.execute(statement, {"day": day})
+    return days
 
 
 def _counted_from(cur: psycopg.Cursor, window: Window) -> datetime | None:
