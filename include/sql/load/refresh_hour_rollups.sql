@@ -14,9 +14,26 @@ FROM banking_minute_rule_hits
 WHERE minute >= %(first)s AND minute < %(end)s
 GROUP BY 1, 2, 3, 4;
 -- Through the partial index on account_blacklisted; the timestamp bounds prune to the hours' days.
-DELETE FROM banking_hour_blacklisted WHERE hour >= %(first)s AND hour < %(end)s;
-INSERT INTO banking_hour_blacklisted (hour, account_holder_name, txns)
-SELECT date_trunc('hour', "timestamp", 'UTC'), account_holder_name, count(*)
-FROM banking_data
-WHERE account_blacklisted AND "timestamp" >= %(first)s AND "timestamp" < %(end)s
-GROUP BY 1, 2;
+-- The rows replaced and their replacements are kept, per day, in banking_blacklisted_change for
+-- load/refresh_day_rollups, which applies the difference to the days (a day's rows are not read again).
+CREATE TEMP TABLE banking_blacklisted_change (
+    day                 timestamptz NOT NULL,
+    account_holder_name varchar(100) NOT NULL,
+    txns                bigint NOT NULL
+) ON COMMIT DROP;
+WITH old AS (
+    DELETE FROM banking_hour_blacklisted WHERE hour >= %(first)s AND hour < %(end)s
+    RETURNING hour, account_holder_name, txns
+)
+INSERT INTO banking_blacklisted_change (day, account_holder_name, txns)
+SELECT date_trunc('day', hour, 'UTC'), account_holder_name, -txns FROM old;
+WITH new AS (
+    INSERT INTO banking_hour_blacklisted (hour, account_holder_name, txns)
+    SELECT date_trunc('hour', "timestamp", 'UTC'), account_holder_name, count(*)
+    FROM banking_data
+    WHERE account_blacklisted AND "timestamp" >= %(first)s AND "timestamp" < %(end)s
+    GROUP BY 1, 2
+    RETURNING hour, account_holder_name, txns
+)
+INSERT INTO banking_blacklisted_change (day, account_holder_name, txns)
+SELECT date_trunc('day', hour, 'UTC'), account_holder_name, txns FROM new;
