@@ -5,8 +5,8 @@
 (velocity windows, hence everything keyed by card) are at most ``S`` and whose long look-backs
 (amount_spike, new_country) are ``L1 < L2 < ...``: for each ``k``, one aggregate event per (account,
 country) standing for its rows in the whole hours ``[ceil(we - Lk), floor(P(k-1)))`` (``P0 = ws - S``,
-``Pk = ws - Lk``; UTC hours: the whole sealed days among them from the day tiles, the others from the hour
-tiles), placed at the range's start with weight = their count and amount = their sum; and the raw
+``Pk = ws - Lk``; UTC hours: the whole sealed days among them from the day tiles, the others from the
+hour tiles), placed at the range's start with weight = their count and amount = their sum; and the raw
 rows of the window's accounts in the rest of ``[ws - Lmax, ws)`` (each strip ``[ws - Lk, we - Lk)``
 and the short spans' ``[ws - S, ws)`` among them, with the parts of hours next to them). Raw rows are
 exact wherever they are read.

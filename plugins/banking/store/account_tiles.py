@@ -68,8 +68,8 @@ def replace_range(cur: psycopg.Cursor, batch: Batch) -> None:
 
 
 def seal_days(conn: psycopg.Connection, before: datetime) -> list[datetime]:
-    """Seal every UTC day that ended by ``before`` and has loaded minutes at or after the horizon but
-    no day tiles yet, oldest first, each in its own transaction under the day's lock
+    """Seal every UTC day that ended by ``before``, has loaded minutes at or after the horizon and is
+    not sealed yet, oldest first, each in its own transaction under the day's lock
     (``state/seal_day``); returns the days sealed. Idempotent, and no read's result changes."""
     midnight = EPOCH + (before - EPOCH) // _DAY * _DAY
     days = [r[0] for r in conn.execute(sql("state/unsealed_days"), {"before": midnight})]
