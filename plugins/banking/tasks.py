@@ -327,9 +327,9 @@ def apply_retention(
 def seal_closed_days(reference: datetime, conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
     """Seal the history state of the days that ended by ``reference`` (``account_tiles.seal_days``)."""
     with db.hook_connection(conn_id) as conn:
-        days = account_tiles.seal_days(conn, reference)
-    log.info("sealed %d day(s): %s", len(days), ", ".join(f"{d:%Y-%m-%d}" for d in days) or "none")
-    return {"sealed": [f"{d:%Y-%m-%d}" for d in days]}
+        days = [f"{d:%Y-%m-%d}" for d in account_tiles.seal_days(conn, reference)]
+    log.info("sealed %d day(s): %s", len(days), ", ".join(days) or "none")
+    return {"sealed": days}
 
 
 def run_backtest(

@@ -74,9 +74,10 @@ def seal_days(conn: psycopg.Connection, before: datetime) -> list[datetime]:
     midnight = EPOCH + (before - EPOCH) // _DAY * _DAY
     days = [r[0] for r in conn.execute(sql("state/unsealed_days"), {"before": midnight})]
     for day in days:
+        number = (day - EPOCH) // _DAY
         with conn.transaction(), conn.cursor() as cur:
-            for statement in sql_statements("state/lock_day"):
-                cur.execute(statement, {"day_number": (day - EPOCH) // _DAY})
+            cur.execute(sql("state/lock_day"))
+            cur.execute(sql("load/lock_days"), {"first_day": number, "last_day": number})
             for statement in sql_statements("state/seal_day"):
                 cur.execute(statement, {"day": day})
     return days
