@@ -5,8 +5,9 @@ loaded cumulatively with ``pipeline.warm_start`` (the 1-day history extends the 
 on, so that the longest is loaded once), each followed by ``--warmup`` unmeasured one-minute
 windows (live running's first minutes after a bulk load read cold pages; the figures are the warm
 steady state) and then ``--windows`` measured ones, each measured window followed by a window with
-an empty look-back in the same database (a day of its own, long before the histories), so that both
-sides of the ratio run against the same database and cache at the same time. History ``k`` ends at
+an empty look-back (a day of its own) in a database of its own on the same server, so that both
+sides of the ratio run against the same server and cache at the same time (in the measured
+database, a window far from the live ones would move their tiles' block away). History ``k`` ends at
 ``T_k = BASE + history_k``: its look-back ``[BASE, T_k)`` holds the earlier histories and their
 windows (all at the same rate), and nothing is ever loaded after a measured window, as in live
 running. Figures, as ``name: value`` lines:
@@ -141,7 +142,7 @@ def measure_windows(
         window = Window(start + i * MINUTE, start + (i + 1) * MINUTE)
         runs.append(pipeline.run_window(conn, settings, rule_set, window))
         if empty is not None:
-            empties.append(pipeline.run_window(conn, settings, rule_set, empty.next()))
+            empties.append(empty.run(settings, rule_set))
     return medians(runs), medians(empties) if empty is not None else None
 
 
@@ -163,19 +164,21 @@ def warm_up(
 
 
 class EmptyLookBacks:
-    """One-minute windows whose look-back holds no row, in the database being measured: each on a day
-    of its own, a day more than the look-back apart, from ``EMPTY_GAP`` after ``BASE`` on
-    (after every history: the warm start loads only into a database with nothing before its
-    history), their partitions created up front as live running creates them days ahead."""
+    """One-minute windows whose look-back holds no row, in a database of their own (``conn``, with the
+    same population): each on a day of its own, a day more than the look-back apart, from
+    ``EMPTY_GAP`` after ``BASE`` on, their partitions created up front as live running creates them
+    days ahead."""
 
     def __init__(self, conn: psycopg.Connection, count: int, lookback: timedelta) -> None:
+        self._conn = conn
         first, stride = BASE + EMPTY_GAP, lookback + timedelta(days=1)
         self._windows = [Window(first + i * stride, first + i * stride + MINUTE) for i in range(count)]
         for window in self._windows:
             partitions.ensure_partitions(conn, window)
 
-    def next(self) -> Window:
-        return self._windows.pop(0)
+    def run(self, settings: GeneratorSettings, rule_set: RuleSet) -> pipeline.WindowReport:
+        """Generate, score and load the next window."""
+        return pipeline.run_window(self._conn, settings, rule_set, self._windows.pop(0))
 
 
 def one_population(
@@ -191,8 +194,8 @@ def one_population(
 ) -> list[tuple[str, float]]:
     """The figures of one population size, on a fresh database ``dbname`` (dropped afterwards), keyed by
     ``name`` (the population size by default). With the empty history in ``histories``: first windows
-    of an empty look-back before any history is loaded, then each history's windows alternate with
-    windows of an empty look-back in the same database, for the ratio; without it, neither. Before
+    of an empty look-back, then each history's windows alternate with windows of an empty look-back,
+    in a second fresh database ``<dbname>_empty``, for the ratio; without it, neither. Before
     each measurement, ``warmup`` unmeasured windows of the same kind."""
     settings = GeneratorSettings(rate_per_minute=rate, n_accounts=n_accounts)
     name = name or str(n_accounts)
@@ -208,17 +211,20 @@ def one_population(
         longest = label(EMPTY_GAP - rule_set.lookback)
         raise ValueError(f"history {label(lengths[-1])} reaches the empty look-backs' (at most {longest})")
     figures: list[tuple[str, float]] = []
-    recreate(admin, dbname)
-    try:
-        with connect(admin, dbname) as conn:
+    dbnames = (dbname, f"{dbname}_empty") if compare else (dbname,)
+    for each in dbnames:
+        recreate(admin, each)
+        with connect(admin, each) as conn:
             schema.apply_migrations(conn)
             schema.seed_population(conn, settings)
+    try:
+        with connect(admin, dbname) as conn, connect(admin, dbnames[-1]) as other:
             count = (1 + len(lengths)) * windows + warmup
-            empty = EmptyLookBacks(conn, count, rule_set.lookback) if compare else None
+            empty = EmptyLookBacks(other, count, rule_set.lookback) if compare else None
             if empty is not None:
                 for _ in range(warmup):
-                    pipeline.run_window(conn, settings, rule_set, empty.next())
-                runs = [pipeline.run_window(conn, settings, rule_set, empty.next()) for _ in range(windows)]
+                    empty.run(settings, rule_set)
+                runs = [empty.run(settings, rule_set) for _ in range(windows)]
                 figures += window_figures(f"{name},0", medians(runs), None)
             for history in lengths:
                 key, end = f"{name},{label(history)}", BASE + history
@@ -238,7 +244,8 @@ def one_population(
                 figures += window_figures(key, found, empties)
             size, rows = conn.execute(sql("steady_state_size")).fetchone()
     finally:
-        drop(admin, dbname)
+        for each in dbnames:
+            drop(admin, each)
     if rows:
         figures.append(emit(f"steady_state_mb_per_million[{name}]", size / 1e6 / (rows / 1e6)))
     return figures

@@ -239,6 +239,16 @@ def warm_start(
         )
         start = window.end
     if reports:
-        account_tiles.seal_days(conn, end)  # the days loaded whole: their day tiles, once
+        maintain_state(conn, rule_set, end)
         loader.analyze_after_bulk_load(conn)
     return reports
+
+
+def maintain_state(conn: psycopg.Connection, rule_set: RuleSet, reference: datetime) -> list[datetime]:
+    """Seal the days that ended by ``reference`` (their day tiles, once) and make the tiles' block
+    the one ``rule_set``'s windows of the hour of ``reference`` read whole; returns the days sealed."""
+    days = account_tiles.seal_days(conn, reference)
+    geometry = history_totals.Spans.of(rule_set).block_geometry()
+    if geometry is not None:
+        account_tiles.ensure_block(conn, *geometry, reference)
+    return days

@@ -325,11 +325,18 @@ def apply_retention(
 
 
 def seal_closed_days(reference: datetime, conn_id: str = db.DEFAULT_CONN_ID) -> dict[str, Any]:
-    """Seal the history state of the days that ended by ``reference`` (``account_tiles.seal_days``)."""
+    """Seal the history state of the days that ended by ``reference`` and keep the live rules' block
+    where their windows read it (``pipeline.maintain_state``)."""
     with db.hook_connection(conn_id) as conn:
-        days = [f"{d:%Y-%m-%d}" for d in account_tiles.seal_days(conn, reference)]
+        days = [f"{d:%Y-%m-%d}" for d in pipeline.maintain_state(conn, live_rules(), reference)]
+        block = account_tiles.block(conn)
     log.info("sealed %d day(s): %s", len(days), ", ".join(days) or "none")
-    return {"sealed": days}
+    if block is not None:
+        log.info("history block: %s to %s", block.since.isoformat(), block.until.isoformat())
+    return {
+        "sealed": days,
+        "block": None if block is None else [block.since.isoformat(), block.until.isoformat()],
+    }
 
 
 def run_backtest(

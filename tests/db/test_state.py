@@ -1,6 +1,6 @@
 """The tiles (store.account_tiles, read by rules.history_totals) give every window exactly the scores
-of the raw history, whatever order time was loaded in and whichever days are sealed, and stay equal to
-a recomputation from banking_data."""
+of the raw history, whatever order time was loaded in, whichever days are sealed and wherever the
+block is, and stay equal to a recomputation from banking_data."""
 
 from __future__ import annotations
 
@@ -97,12 +97,14 @@ def week(
     conn: psycopg.Connection, rule_set: RuleSet, days: tuple[float, ...] = (7,), seal: bool = True
 ) -> None:
     """Scattered history: around each look-back boundary before T, a few hours ago, the last hour; the
-    days before T's sealed (as the retention DAG of T's day does) unless ``seal`` is false."""
+    days before T's sealed and the block built for T's hour (as the retention DAG of T's day does)
+    unless ``seal`` is false."""
     for d in days:
         load(conn, rule_set, span(-15, 15, -d))
     load(conn, rule_set, span(-600, -560), span(-180, -120), span(-60, -30), span(-30, 0))
     if seal:
-        assert account_tiles.seal_days(conn, T)
+        assert pipeline.maintain_state(conn, rule_set, T)
+        assert account_tiles.block(conn) is not None
 
 
 def test_windows_loaded_in_order_cross_the_week_boundary(db: psycopg.Connection, rule_set) -> None:
@@ -367,3 +369,91 @@ def test_sealing_waits_for_a_load_of_the_day(
     assert outcome == [1], outcome
     assert unmatched(db) == 0
     both_ways(db, at(0), rule_set)
+
+
+def reads_the_block(conn: psycopg.Connection, window: Window, rule_set: RuleSet) -> bool:
+    plan = history_totals.plan_for(conn, window, rule_set)
+    block = history_totals.block(conn)
+    return plan is not None and history_totals.tile_pieces(plan.aggregates, set(), block).block_at is not None
+
+
+def test_the_block_moves_with_the_live_windows(db: psycopg.Connection, rule_set) -> None:
+    """Live windows read their look-back's middle from the block; loads that reach a new hour move it
+    forward (by an hour, by a day, or rebuilt after a jump longer than it), never back; loads of its
+    hours change it by as much: the raw history's scores throughout."""
+    week(db, rule_set)
+    first = account_tiles.block(db)
+    assert first == account_tiles.Block.at(T, rule_set.lookback, timedelta(hours=1))
+    scored = []
+    for i in range(9):  # T to T + 90 minutes: the loads move it at T + 60 minutes
+        assert reads_the_block(db, at(10 * i), rule_set)
+        scored.append(both_ways(db, at(10 * i), rule_set))
+        load(db, rule_set, at(10 * i))
+    assert account_tiles.block(db) == first.moved_to(T + timedelta(minutes=90)) != first
+    assert unmatched(db) == 0
+    load(db, rule_set, span(-200, -190), settings=FRAUDY)  # an hour inside the block, reloaded
+    load(db, rule_set, span(-15, 15, -7), settings=FRAUDY)  # across its first hour
+    assert unmatched(db) == 0
+    scored.append(both_ways(db, at(9), rule_set))
+    load(db, rule_set, at(0, days=1))  # a day later: moved by as much
+    assert account_tiles.block(db) == first.moved_to(T + timedelta(days=1, minutes=10))
+    assert unmatched(db) == 0
+    scored.append(both_ways(db, at(10, days=1), rule_set))
+    load(db, rule_set, at(0))  # the past: it stays
+    assert account_tiles.block(db) == first.moved_to(T + timedelta(days=1, minutes=10))
+    load(db, rule_set, at(0, days=9))  # further than its length: built again there
+    assert account_tiles.block(db) == first.moved_to(T + timedelta(days=9, minutes=10))
+    assert unmatched(db) == 0
+    assert reads_the_block(db, at(10, days=9), rule_set)
+    scored.append(both_ways(db, at(10, days=9), rule_set))
+    assert all(history_hits(scored).values()), history_hits(scored)
+
+
+def test_the_block_follows_the_rules_and_retention(db: psycopg.Connection, rule_set) -> None:
+    """Other look-backs: the state task builds the block for them (the old one, not inside their
+    ranges, is not read meanwhile); retention drops a block reaching before its cutoff."""
+    week(db, rule_set, days=(3, 7, 10))
+    three = other_lookbacks(3, 3)
+    assert not reads_the_block(db, at(0), three)
+    both_ways(db, at(0), three)
+    pipeline.maintain_state(db, three, T)
+    block = account_tiles.block(db)
+    assert block == account_tiles.Block.at(T, timedelta(days=3), timedelta(hours=1))
+    assert reads_the_block(db, at(0), three) and unmatched(db) == 0
+    scored = [both_ways(db, at(0), three), both_ways(db, at(0), rule_set)]
+    assert all(history_hits(scored).values()), history_hits(scored)
+    later = T + timedelta(days=2)  # no load since T: the block is still T's
+    retention.apply_retention(db, later, 3, lookback=timedelta(days=3))  # a cutoff after its start
+    assert account_tiles.block(db) is None and unmatched(db) == 0
+    load(db, three, at(0, days=2))
+    both_ways(db, at(10, days=2), three)
+    pipeline.maintain_state(db, three, later)
+    assert account_tiles.block(db) == block.moved_to(later) and unmatched(db) == 0
+    assert reads_the_block(db, at(10, days=2), three)
+    both_ways(db, at(10, days=2), three)
+
+
+def test_moving_the_block_waits_for_a_load_of_an_hour_it_takes(
+    empty_db: tuple[str, psycopg.Connection], db: psycopg.Connection, pg, rule_set
+) -> None:
+    """A load of the hour that enters the block, not yet committed: moving the block (what a load
+    reaching the next hour does once it committed) waits for it, then counts its rows."""
+    name, _ = empty_db
+    week(db, rule_set)
+    load(db, rule_set, at(0), at(10), at(20), at(30), at(40))
+    entering = span(-60, -55)  # the hour T - 1h, which the block takes once the loads reach T + 1h
+    waiting, outcome = second_waits(
+        pg,
+        name,
+        db,
+        lambda held: pipeline.run_window(held, FRAUDY, rule_set, entering),
+        lambda conn: account_tiles.advance_block(conn, T + timedelta(hours=1)),
+        "banking_hour_rollups",
+    )
+    hour = (entering.start - EPOCH) // timedelta(hours=1)
+    assert waiting == [(True, hour)], waiting
+    assert outcome == [account_tiles.Block.at(T + timedelta(hours=1), rule_set.lookback, timedelta(hours=1))]
+    assert account_tiles.block(db).until == T
+    assert unmatched(db) == 0
+    load(db, rule_set, at(50))
+    both_ways(db, at(60), rule_set)

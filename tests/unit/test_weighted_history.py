@@ -3,6 +3,7 @@ rows they stand for, when placed as ``history_totals.plan`` places them: the eng
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -19,6 +20,7 @@ from banking.rules.rule_set import AmountSpikeParams, NewCountryParams, Rule, Ru
 _US = timedelta(microseconds=1)
 _MINUTE_US = 60_000_000
 START = datetime(2026, 11, 2, tzinfo=timezone.utc)
+DAY_SPAN = timedelta(days=1)
 
 
 def synthetic(
@@ -194,12 +196,22 @@ def test_the_plan_tiles_the_look_back_with_whole_hours_of_tiles(minutes: int) ->
                 for span in (spans.short, *spans.long):
                     assert hi <= ws - span or lo >= window.end - span
             every_day = {START + timedelta(days=d) for d in range(-12, 2)}
-            for sealed in (every_day, set(), {d for d in every_day if d.day % 3}):
-                hours, days = history_totals.tile_pieces(plan.aggregates, sealed)
+            hour_of = EPOCH + (ws - EPOCH) // hour * hour
+            geometry = spans.block_geometry()
+            live = None if geometry is None else (hour_of + hour - geometry[0], hour_of - geometry[1])
+            elsewhere = (START - timedelta(days=30), START - timedelta(days=29))
+            for sealed, block in itertools.product(
+                (every_day, set(), {d for d in every_day if d.day % 3}), (None, live, elsewhere)
+            ):
+                pieces = history_totals.tile_pieces(plan.aggregates, sealed, block)
+                hours, days = pieces.hours, pieces.days
+                if block is live and live is not None and window.end <= hour_of + hour:
+                    assert pieces.block_at == plan.aggregates[0][0], "the live windows read the block"
                 for lo, hi in plan.aggregates:  # its pieces cover it once: day pieces sealed days, none empty
                     mine = sorted(
                         [(a, b, False) for at, a, b in hours if at == lo]
                         + [(a, b, True) for at, a, b in days if at == lo]
+                        + ([(block[0], block[1], None)] if pieces.block_at == lo else [])
                     )
                     assert mine[0][0] == lo and mine[-1][1] == hi and all(a < b for a, b, _ in mine)
                     assert all(x[1] == y[0] for x, y in zip(mine, mine[1:], strict=False))
@@ -207,8 +219,13 @@ def test_the_plan_tiles_the_look_back_with_whole_hours_of_tiles(minutes: int) ->
                         whole = [a + timedelta(days=i) for i in range((b - a).days)]
                         assert not is_day or (whole and a + len(whole) * timedelta(days=1) == b)
                         assert not is_day or all(d in sealed for d in whole)
-                    inside = {d for d in sealed if lo <= d and d + timedelta(days=1) <= hi}
+                    subranges = [(lo, block[0]), (block[1], hi)] if pieces.block_at == lo else [(lo, hi)]
+                    inside = {d for d in sealed if any(a <= d and d + DAY_SPAN <= b for a, b in subranges)}
                     assert inside == {
                         a + timedelta(days=i) for a, b, is_day in mine if is_day for i in range((b - a).days)
-                    }, "every sealed day inside the range is read from its day tile"
-                assert any(days) == bool(sealed) or spans.long[-1] < timedelta(days=1)
+                    }, "every sealed day inside the range and outside the block is read from its day tile"
+                assert (
+                    any(days) == bool(sealed)
+                    or spans.long[-1] < timedelta(days=1)
+                    or pieces.block_at is not None
+                )

@@ -4,4 +4,8 @@
 DELETE FROM banking_account_hours WHERE hour < %(cutoff)s;
 DELETE FROM banking_account_days WHERE day < %(cutoff)s;
 DELETE FROM banking_sealed_days WHERE day < %(cutoff)s;
+-- A block reaching before the cutoff would count tiles no longer there: it goes (built again by
+-- the retention DAG's state task).
+DELETE FROM banking_account_block WHERE EXISTS (SELECT FROM banking_state_block WHERE since < %(cutoff)s);
+DELETE FROM banking_state_block WHERE since < %(cutoff)s;
 UPDATE banking_state_horizon SET horizon = greatest(horizon, %(cutoff)s);

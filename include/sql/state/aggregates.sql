@@ -1,14 +1,15 @@
 -- The aggregate events of the given accounts for each look-back k: their rows in the whole hours
--- [lo_k, hi_k), from the tiles, given as pieces (at, from, to) of hour tiles and of day tiles
--- (history_totals.tile_pieces: the whole sealed days from banking_account_days, the other hours from
--- banking_account_hours). An index range scan per account and piece, index-only where the
--- visibility map allows (the counts are in the index), summed per (account, k, country) into one
--- event at lo_k (the pieces' at), packed like history/account_history_columns.sql into fixed-width
--- big-endian records: lo_k as µs since the epoch (int8, the event's timestamp), account_id (16
--- bytes), the row count (int8), their amount in cents (int8), and the country's 0-based position in
--- %(countries)s (int4; cardinality(countries) when not in it), in no order (the reader sorts).
--- Countries without rows in the range give no record. LATERAL with OFFSET 0: index range scans per
--- account, not joins over every tile.
+-- [lo_k, hi_k), from the tiles, given as pieces (at, from, to) of hour tiles and of day tiles, and
+-- the block's event time %(block_at)s (history_totals.tile_pieces: the block's hours from
+-- banking_account_block unless %(block_at)s is null, the whole sealed days around it from
+-- banking_account_days, the other hours from banking_account_hours). An index range scan per
+-- account and piece, index-only where the visibility map allows (the counts are in the index),
+-- summed per (account, k, country) into one event at lo_k (the pieces' at), packed like
+-- history/account_history_columns.sql into fixed-width big-endian records: lo_k as µs since the
+-- epoch (int8, the event's timestamp), account_id (16 bytes), the row count (int8), their amount
+-- in cents (int8), and the country's 0-based position in %(countries)s (int4; cardinality(countries)
+-- when not in it), in no order (the reader sorts). Countries without rows in the range give no
+-- record. LATERAL with OFFSET 0: index range scans per account, not joins over every tile.
 WITH tiles AS (
     SELECT a.account_id, r.at, t.country, t.txns, t.cents
     FROM unnest(%(account_ids)s::uuid[]) AS a(account_id)
@@ -29,6 +30,15 @@ WITH tiles AS (
         WHERE d.account_id = a.account_id AND d.day >= r.since AND d.day < r.until
         OFFSET 0
     ) AS t
+    UNION ALL
+    SELECT a.account_id, %(block_at)s::timestamptz, b.country, b.txns, b.cents
+    FROM unnest(%(account_ids)s::uuid[]) AS a(account_id)
+    CROSS JOIN LATERAL (
+        SELECT k.country, k.txns, k.cents FROM banking_account_block AS k
+        WHERE k.account_id = a.account_id
+        OFFSET 0
+    ) AS b
+    WHERE %(block_at)s::timestamptz IS NOT NULL
 )
 SELECT string_agg(
            int8send((extract(epoch FROM s.at) * 1000000)::bigint)

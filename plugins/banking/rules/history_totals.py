@@ -107,6 +107,17 @@ class Spans:
                 long.add(timedelta(days=p.lookback_days))
         return cls(short, tuple(sorted(long)))
 
+    def block_geometry(self) -> tuple[timedelta, timedelta] | None:
+        """The look-back and the gap before the current hour of the block that these spans' live
+        windows read whole (``store.account_tiles.Block.at``): the shortest long look-back, and the
+        short spans rounded up to hours; None without a long look-back or when it is too short."""
+        if not self.long:
+            return None
+        near = _ceil(EPOCH + self.short, _HOUR) - EPOCH
+        if self.long[0] - _HOUR - near <= timedelta(0):
+            return None
+        return self.long[0], near
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -165,30 +176,55 @@ def _ceil(t: datetime, unit: timedelta) -> datetime:
 Piece = tuple[datetime, datetime, datetime]  # (the event's time, from, to)
 
 
+@dataclass(frozen=True, slots=True)
+class Pieces:
+    """The tiles that make up the aggregate ranges: pieces of hour tiles, of day tiles, and the
+    block's event time (None: the block is not read)."""
+
+    hours: list[Piece]
+    days: list[Piece]
+    block_at: datetime | None = None
+
+
 def tile_pieces(
-    aggregates: Sequence[tuple[datetime, datetime]], sealed: Collection[datetime]
-) -> tuple[list[Piece], list[Piece]]:
+    aggregates: Sequence[tuple[datetime, datetime]],
+    sealed: Collection[datetime],
+    block: tuple[datetime, datetime] | None = None,
+) -> Pieces:
     """The tiles that make up each aggregate range ``[lo, hi)`` of whole hours, as (lo, from, to)
-    pieces of hour tiles and of day tiles: each run of whole UTC days inside it that are ``sealed``
-    from the day tiles, the hours around and between them from the hour tiles; empty pieces left out."""
+    pieces: the ``block`` (whole hours ``[since, until)``, ``store.account_tiles``) for the first range
+    that holds it whole, each run of whole UTC days around it that are ``sealed`` from the day tiles,
+    the other hours from the hour tiles; empty pieces left out."""
     hours: list[Piece] = []
     days: list[Piece] = []
+    block_at = None
     for lo, hi in aggregates:
-        at, day = lo, _ceil(lo, _DAY)
-        while day + _DAY <= hi:
-            if day in sealed:
-                end = day
-                while end + _DAY <= hi and end in sealed:
-                    end += _DAY
-                if at < day:
-                    hours.append((lo, at, day))
-                days.append((lo, day, end))
-                at = day = end
-            else:
-                day += _DAY
-        if at < hi:
-            hours.append((lo, at, hi))
-    return hours, days
+        parts = [(lo, hi)]
+        if block is not None and block_at is None and lo <= block[0] < block[1] <= hi:
+            block_at, parts = lo, [(lo, block[0]), (block[1], hi)]
+        for since, until in parts:
+            _split(lo, since, until, sealed, hours, days)
+    return Pieces(hours, days, block_at)
+
+
+def _split(
+    lo: datetime, since: datetime, until: datetime, sealed: Collection[datetime], hours: list, days: list
+) -> None:
+    """Add the pieces of ``[since, until)`` (whole hours) with the event time ``lo``."""
+    at, day = since, _ceil(since, _DAY)
+    while day + _DAY <= until:
+        if day in sealed:
+            end = day
+            while end + _DAY <= until and end in sealed:
+                end += _DAY
+            if at < day:
+                hours.append((lo, at, day))
+            days.append((lo, day, end))
+            at = day = end
+        else:
+            day += _DAY
+    if at < until:
+        hours.append((lo, at, until))
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +247,12 @@ def sealed_days(conn: psycopg.Connection, ranges: Sequence[tuple[datetime, datet
     """The sealed days (those with day tiles, ``store.account_tiles.seal_days``) within ``ranges``."""
     since, until = min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
     return {r[0] for r in conn.execute(sql("state/sealed_days"), {"since": since, "until": until})}
+
+
+def block(conn: psycopg.Connection) -> tuple[datetime, datetime] | None:
+    """The block's hours ``[since, until)`` (``store.account_tiles``), None when there is none."""
+    row = conn.execute(sql("state/block")).fetchone()
+    return None if row is None else (row[0], row[1])
 
 
 @contextmanager
@@ -246,11 +288,11 @@ def read(
         params = {"account_ids": ids, "since": since, "until": until, "countries": codes}
         raw_parts.append(conn.execute(sql(name), params, binary=True).fetchone()[0] or b"")
     if len(ids) and the_plan.aggregates:
-        hours, days = tile_pieces(the_plan.aggregates, sealed_days(conn, the_plan.aggregates))
-        params = {"account_ids": ids, "countries": codes}
-        for level, pieces in (("hour", hours), ("day", days)):
+        pieces = tile_pieces(the_plan.aggregates, sealed_days(conn, the_plan.aggregates), block(conn))
+        params = {"account_ids": ids, "countries": codes, "block_at": pieces.block_at}
+        for level, level_pieces in (("hour", pieces.hours), ("day", pieces.days)):
             params |= {
-                f"{level}_{name}": [p[i] for p in pieces] for i, name in enumerate(("at", "from", "to"))
+                f"{level}_{name}": [p[i] for p in level_pieces] for i, name in enumerate(("at", "from", "to"))
             }
         packed_aggregates = conn.execute(sql("state/aggregates"), params, binary=True).fetchone()[0]
     if packed_aggregates is not None and len(packed_aggregates) % _AGGREGATE.itemsize:

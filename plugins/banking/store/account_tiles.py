@@ -11,10 +11,19 @@ from their rows: a live minute, whose day is not sealed, writes one tile per (ac
 instead of two. The tiles are counts, not rule results: any look-back can be read
 from them, whole days and hours from the tiles and the edges from the raw rows
 (``rules.history_totals``).
+
+The block (migration 0017) sums the hour tiles of one range of whole hours per (account, country):
+the part of the look-back that every live window of the current hour reads whole, so that a live
+window reads one row per (account, country) for it instead of a tile per hour and day.
+:func:`ensure_block` builds it for a rule set's look-back (a warm start, the retention DAG's
+state task); every load moves it forward once its end reaches a new hour (:func:`advance_block`:
++ the tiles of the hours entering it, - those leaving), and a load of an hour inside it changes it
+by as much as the hour's tiles (``state/replace.sql``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -23,10 +32,11 @@ import psycopg
 from banking.db import sql, sql_statements
 from banking.model import EPOCH, US_PER_MINUTE, Window, micros
 from banking.store.copy_format import PG_EPOCH_US, SIGNATURE, TRAILER
+from banking.store.rollups import lock_hours
 from banking.stream.batch import COUNTRY_CODES, Batch
 
 _US_PER_HOUR = 60 * US_PER_MINUTE
-_DAY = timedelta(days=1)
+_HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
 # One banking_state_new row in binary COPY: the field count, then each field after its length.
 _NEW_ROW = np.dtype(
     [
@@ -81,6 +91,91 @@ def seal_days(conn: psycopg.Connection, before: datetime) -> list[datetime]:
             for statement in sql_statements("state/seal_day"):
                 cur.execute(statement, {"day": day})
     return days
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """The block's whole hours ``[since, until)``; ``until`` stays ``near`` before the hour of the
+    latest load's end."""
+
+    since: datetime
+    until: datetime
+    near: timedelta
+
+    @classmethod
+    def at(cls, end: datetime, lookback: timedelta, near: timedelta) -> Block:
+        """The block that the windows of the hour of ``end`` read whole: from the first whole hour of
+        their look-back ``lookback`` to ``near`` before that hour."""
+        hour = EPOCH + (end - EPOCH) // _HOUR * _HOUR
+        return cls(hour + _HOUR - lookback, hour - near, near)
+
+    def moved_to(self, end: datetime) -> Block:
+        """The same block ``near`` before the hour of ``end``."""
+        until = EPOCH + (end - EPOCH) // _HOUR * _HOUR - self.near
+        return Block(since=until - (self.until - self.since), until=until, near=self.near)
+
+
+def block(conn: psycopg.Connection | psycopg.Cursor) -> Block | None:
+    """The block there is, or None."""
+    row = conn.execute(sql("state/block")).fetchone()
+    return None if row is None else Block(*row)
+
+
+def ensure_block(conn: psycopg.Connection, lookback: timedelta, near: timedelta, end: datetime) -> Block:
+    """Make the block the one that windows of the hour of ``end`` with ``lookback`` and ``near`` read
+    (:meth:`Block.at`): moved forward when it only lags behind, else built (none yet, another
+    look-back, or ahead of ``end``: then built back at ``end``)."""
+    wanted = Block.at(end, lookback, near)
+    have = block(conn)
+    if have == wanted:
+        return wanted
+    if have is not None and have.near == near and have.until - have.since == wanted.until - wanted.since:
+        if have.until < wanted.until:
+            return advance_block(conn, end) or wanted
+    return build_block(conn, wanted)
+
+
+def build_block(conn: psycopg.Connection, wanted: Block) -> Block:
+    """Build ``wanted`` from the tiles in one transaction, under every hour's lock (no load runs
+    meanwhile, whichever block there was)."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(sql("state/lock_block"))
+        cur.execute(sql("load/lock_all_hours"))
+        params = {"since": wanted.since, "until": wanted.until, "near": wanted.near}
+        for statement in sql_statements("state/build_block"):
+            cur.execute(statement, params)
+    return wanted
+
+
+def advance_block(conn: psycopg.Connection, end: datetime) -> Block | None:
+    """Move the block forward to the hour of a load's ``end`` (after the load committed), in one
+    transaction under the locks of the hours entering and leaving it; a block that would move by its
+    length or more is built anew. Returns the block moved, None when there is no block or it is
+    there already (then it takes no lock: a load inside a longer transaction holds none of it)."""
+    have = block(conn)
+    if have is None or have.moved_to(end).until <= have.until:
+        return None
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(sql("state/lock_block"))  # one move at a time: re-read the block under it
+        have = block(cur)
+        if have is None:
+            return None
+        wanted = have.moved_to(end)
+        if wanted.until <= have.until:
+            return None
+        if wanted.since < have.until:
+            lock_hours(cur, Window(have.since, wanted.since))
+            lock_hours(cur, Window(have.until, wanted.until))
+            params = {
+                "old_since": have.since,
+                "old_until": have.until,
+                "since": wanted.since,
+                "until": wanted.until,
+            }
+            for statement in sql_statements("state/advance_block"):
+                cur.execute(statement, params)
+            return wanted
+    return build_block(conn, wanted)
 
 
 def _counted_from(cur: psycopg.Cursor, window: Window) -> datetime | None:

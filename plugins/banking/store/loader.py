@@ -7,7 +7,8 @@ recompute the hourly and daily rollups of its hours and days, replace its share 
 rules' tiles (``account_tiles``: the replaced rows are counted before the delete, the tiles
 written last), write one audit row per minute, drop the staged scores. Either all of it commits or
 none of it does, so loading the same time again, cut into any windows, leaves exactly the same rows,
-rollups and audit minutes.
+rollups and audit minutes. Once it committed, a load whose end reached a new hour moves the tiles'
+block forward, in a transaction of its own (``account_tiles.advance_block``).
 
 Rows are encoded in binary COPY format straight from the batch's columns
 (:func:`copy_format.encode_chunks`), chunk by chunk while the server ingests the previous chunk.
@@ -56,6 +57,7 @@ def replace_window(
     created = ensure_partitions(conn, batch.window)
     with conn.transaction():
         deleted, inserted = _replace(conn, batch, scores, summary, run_id)
+    account_tiles.advance_block(conn, batch.window.end)
     return LoadResult(batch.window, deleted, inserted, created, time.perf_counter() - started)
 
 
@@ -100,6 +102,7 @@ def load_staged(conn: psycopg.Connection, batch: Batch, run_id: str | None = Non
         _, summary, packed = staged
         deleted, inserted = _replace(conn, batch, unpack_scores(packed), WindowSummary(**summary), run_id)
         conn.execute(sql("load/stage_delete"), _bounds(window))
+    account_tiles.advance_block(conn, window.end)
     return LoadResult(window, deleted, inserted, created, time.perf_counter() - started)
 
 
