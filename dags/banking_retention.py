@@ -7,10 +7,12 @@ picked up within a day. The current and future days are never dropped, whatever 
 With `dry_run` it only lists what it would drop.
 
 Beside it, `seal_closed_days` seals the history rules' state of every day that ended by the run's
-data interval end: it builds the day's per-account day tiles once from its rows, so that live
-windows read a day of tiles per account for it instead of its hours. Until a day is sealed its hours
-are read instead, with the same results, so the DAG runs just after midnight (UTC); the task runs
-whatever `dry_run` says, as it deletes nothing.
+data interval end: it builds the day's per-account day tiles once from its rows, so that windows
+read a day of tiles per account for it instead of its hours. Until a day is sealed its hours are
+read instead, with the same results, so the DAG runs just after midnight (UTC). It also builds the
+live rules' block (the middle of their look-back summed per account) when the rule file's look-back
+changed or retention dropped it; the loads move it forward. The task runs whatever `dry_run` says,
+as it deletes nothing.
 """
 
 from __future__ import annotations
