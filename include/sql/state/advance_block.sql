@@ -1,17 +1,22 @@
 -- Move the block from [%(old_since)s, %(old_until)s) to [%(since)s, %(until)s) (whole hours, the same
 -- length, a shift shorter than it), under the lock of every hour that enters or leaves it
--- (store/account_tiles.advance_block): + the hour tiles entering, - those leaving, per (account,
--- country); a block row left with no row goes. Keys in order, as in state/replace.sql.
+-- (store/account_tiles.advance_block): + the rows of the hours entering, - those of the hours
+-- leaving, per (account, country), from %(counted_from)s (the state's horizon) on, as their tiles
+-- count them. From banking_data's rows, by time (its primary key, a few contiguous pages per
+-- hour), not from the tiles, whose index is by account: reading an hour of tiles would scan them
+-- all. A block row left with no row goes. Keys in order, as in state/replace.sql.
 SET LOCAL jit = off;
+-- An hour's (account, country) pairs hashed in memory rather than spilled to disk.
+SET LOCAL work_mem = '64MB';
 CREATE TEMP TABLE banking_block_change ON COMMIT DROP AS
 SELECT account_id, country, sum(txns)::bigint AS txns, sum(cents)::bigint AS cents,
        bool_or(txns < 0) AS leaving
 FROM (
-    SELECT account_id, country, txns, cents FROM banking_account_hours
-    WHERE hour >= %(old_until)s AND hour < %(until)s
+    SELECT account_id, country, 1 AS txns, (amount * 100)::bigint AS cents FROM banking_data
+    WHERE "timestamp" >= greatest(%(old_until)s, %(counted_from)s) AND "timestamp" < %(until)s
     UNION ALL
-    SELECT account_id, country, -txns, -cents FROM banking_account_hours
-    WHERE hour >= %(old_since)s AND hour < %(since)s
+    SELECT account_id, country, -1, -(amount * 100)::bigint FROM banking_data
+    WHERE "timestamp" >= greatest(%(old_since)s, %(counted_from)s) AND "timestamp" < %(since)s
 ) AS changes
 GROUP BY account_id, country;
 INSERT INTO banking_account_block AS b (account_id, country, txns, cents)

@@ -17,7 +17,7 @@ the part of the look-back that every live window of the current hour reads whole
 window reads one row per (account, country) for it instead of a tile per hour and day.
 :func:`ensure_block` builds it for a rule set's look-back (a warm start, the retention DAG's
 state task); every load moves it forward once its end reaches a new hour (:func:`advance_block`:
-+ the tiles of the hours entering it, - those leaving), and a load of an hour inside it changes it
++ the rows of the hours entering it, - those leaving), and a load of an hour inside it changes it
 by as much as the hour's tiles (``state/replace.sql``).
 """
 
@@ -166,11 +166,13 @@ def advance_block(conn: psycopg.Connection, end: datetime) -> Block | None:
         if wanted.since < have.until:
             lock_hours(cur, Window(have.since, wanted.since))
             lock_hours(cur, Window(have.until, wanted.until))
+            horizon = cur.execute(sql("state/horizon")).fetchone()[0]
             params = {
                 "old_since": have.since,
                 "old_until": have.until,
                 "since": wanted.since,
                 "until": wanted.until,
+                "counted_from": horizon or have.since,
             }
             for statement in sql_statements("state/advance_block"):
                 cur.execute(statement, params)
