@@ -457,3 +457,26 @@ def test_moving_the_block_waits_for_a_load_of_an_hour_it_takes(
     assert unmatched(db) == 0
     load(db, rule_set, at(50))
     both_ways(db, at(60), rule_set)
+
+
+def test_rows_on_the_seams_of_the_pieces(db: psycopg.Connection, rule_set) -> None:
+    """Rows just before and at the hour where the far edge's raw rows meet the block, and where the
+    block meets the near raw rows: the raw history's scores."""
+    week(db, rule_set)
+    window = Window(T + timedelta(minutes=53), T + timedelta(minutes=58))
+    batch, _ = pipeline.generate(SMALL, window)
+    far, near = T + timedelta(hours=1) - rule_set.lookback, T - timedelta(hours=1)
+    for seam in (far, near):
+        piece = Window(seam - timedelta(minutes=5), seam + timedelta(minutes=5))
+        past, _ = pipeline.generate(SMALL, piece)
+        moves = {}
+        for j in range(12):  # the window's accounts, on either side of the seam
+            i = (5 * j) % len(batch)
+            moves[j] = (us(seam) - (j % 2), int(batch.account[i]), int(batch.card[i]))
+        load_batch(db, edited(past, moves), rule_set)
+    assert unmatched(db) == 0
+    plan = history_totals.plan_for(db, window, rule_set)
+    assert plan.raw == ((window.start - rule_set.lookback, far), (near, window.start))
+    pieces = history_totals.tile_pieces(plan.aggregates, set(), history_totals.block(db))
+    assert pieces.block_at == far and pieces.hours == pieces.days == []
+    compare(db, batch, rule_set)
