@@ -109,10 +109,14 @@ class Block:
         hour = EPOCH + (end - EPOCH) // _HOUR * _HOUR
         return cls(hour + _HOUR - lookback, hour - near, near)
 
+    @property
+    def lookback(self) -> timedelta:
+        """The look-back whose windows read this block (the inverse of :meth:`at`)."""
+        return self.until - self.since + self.near + _HOUR
+
     def moved_to(self, end: datetime) -> Block:
         """The same block ``near`` before the hour of ``end``."""
-        until = EPOCH + (end - EPOCH) // _HOUR * _HOUR - self.near
-        return Block(since=until - (self.until - self.since), until=until, near=self.near)
+        return Block.at(end, self.lookback, self.near)
 
 
 def block(conn: psycopg.Connection | psycopg.Cursor) -> Block | None:
@@ -129,9 +133,8 @@ def ensure_block(conn: psycopg.Connection, lookback: timedelta, near: timedelta,
     have = block(conn)
     if have == wanted:
         return wanted
-    if have is not None and have.near == near and have.until - have.since == wanted.until - wanted.since:
-        if have.until < wanted.until:
-            return advance_block(conn, end) or wanted
+    if have is not None and (have.lookback, have.near) == (lookback, near) and have.until < wanted.until:
+        return advance_block(conn, end) or wanted
     return build_block(conn, wanted)
 
 
