@@ -371,101 +371,117 @@ def test_sealing_waits_for_a_load_of_the_day(
     both_ways(db, at(0), rule_set)
 
 
+def minute(m: float, days: float = 0) -> Window:
+    """The minute from T + days + m: a live window."""
+    start = T + timedelta(days=days, minutes=m)
+    return Window(start, start + timedelta(minutes=1))
+
+
 def reads_the_block(conn: psycopg.Connection, window: Window, rule_set: RuleSet) -> bool:
     plan = history_totals.plan_for(conn, window, rule_set)
-    block = history_totals.block(conn)
-    return plan is not None and history_totals.tile_pieces(plan.aggregates, set(), block).block_at is not None
+    return plan is not None and plan.block is not None
 
 
 def test_the_block_moves_with_the_live_windows(db: psycopg.Connection, rule_set) -> None:
-    """Live windows read their look-back's middle from the block; loads that reach a new hour move it
-    forward (by an hour, by a day, or rebuilt after a jump longer than it), never back; loads of its
-    hours change it by as much: the raw history's scores throughout."""
+    """The window after the latest load reads its look-back's middle from the block; each load moves
+    it forward to its end (by a minute, by a day, or rebuilt after a jump longer than it), never
+    back; loads of its minutes, across either end, change it by as much: the raw history's scores."""
     week(db, rule_set)
+    near = timedelta(hours=1)  # the live rules' short spans
     first = account_tiles.block(db)
-    assert first == account_tiles.Block.at(T, rule_set.lookback, timedelta(hours=1))
+    assert first == account_tiles.Block.at(T, rule_set.lookback, near)
+    assert not reads_the_block(db, at(0), rule_set) and not reads_the_block(db, minute(1), rule_set)
     scored = []
-    for i in range(9):  # T to T + 90 minutes: the loads move it at T + 60 minutes
-        assert reads_the_block(db, at(10 * i), rule_set)
-        scored.append(both_ways(db, at(10 * i), rule_set))
-        load(db, rule_set, at(10 * i))
-    assert account_tiles.block(db) == first.moved_to(T + timedelta(minutes=90)) != first
+    for i in range(12):  # T to T + 12 minutes: each load moves it a minute
+        assert reads_the_block(db, minute(i), rule_set)
+        scored.append(both_ways(db, minute(i), rule_set, settings=FRAUDY))
+        load(db, rule_set, minute(i))
+    assert account_tiles.block(db) == first.moved_to(T + timedelta(minutes=12)) != first
     assert unmatched(db) == 0
-    load(db, rule_set, span(-200, -190), settings=FRAUDY)  # an hour inside the block, reloaded
-    load(db, rule_set, span(-15, 15, -7), settings=FRAUDY)  # across its first hour
-    assert unmatched(db) == 0
-    scored.append(both_ways(db, at(9), rule_set))
+    moved = account_tiles.block(db)
+    load(db, rule_set, span(-200, -190), settings=FRAUDY)  # minutes inside it, reloaded
+    for seam in (moved.since, moved.until):  # across its first and its last minute
+        load(db, rule_set, Window(seam - timedelta(minutes=3), seam + timedelta(minutes=3)), settings=FRAUDY)
+    assert account_tiles.block(db) == moved and unmatched(db) == 0
+    scored.append(both_ways(db, minute(12), rule_set, settings=FRAUDY))
     load(db, rule_set, at(0, days=1))  # a day later: moved by as much
     assert account_tiles.block(db) == first.moved_to(T + timedelta(days=1, minutes=10))
     assert unmatched(db) == 0
-    scored.append(both_ways(db, at(10, days=1), rule_set))
+    assert reads_the_block(db, minute(10, days=1), rule_set)
+    scored.append(both_ways(db, minute(10, days=1), rule_set, settings=FRAUDY))
     load(db, rule_set, at(0))  # the past: it stays
     assert account_tiles.block(db) == first.moved_to(T + timedelta(days=1, minutes=10))
     load(db, rule_set, at(0, days=9))  # further than its length: built again there
     assert account_tiles.block(db) == first.moved_to(T + timedelta(days=9, minutes=10))
     assert unmatched(db) == 0
-    assert reads_the_block(db, at(10, days=9), rule_set)
-    scored.append(both_ways(db, at(10, days=9), rule_set))
+    assert reads_the_block(db, minute(10, days=9), rule_set)
+    scored.append(both_ways(db, minute(10, days=9), rule_set, settings=FRAUDY))
+    both_ways(db, at(10, days=9), rule_set)  # a longer window reads the tiles
     assert all(history_hits(scored).values()), history_hits(scored)
 
 
 def test_the_block_follows_the_rules_and_retention(db: psycopg.Connection, rule_set) -> None:
-    """Other look-backs: the state task builds the block for them (the old one, not inside their
-    ranges, is not read meanwhile); retention drops a block reaching before its cutoff."""
+    """Other look-backs: the state task builds the block for them (the old one is not read by their
+    windows meanwhile); retention drops a block reaching before its cutoff; the state task builds it
+    again where the loads are."""
     week(db, rule_set, days=(3, 7, 10))
     three = other_lookbacks(3, 3)
-    assert not reads_the_block(db, at(0), three)
-    both_ways(db, at(0), three)
+    near = history_totals.Spans.of(three).short
+    assert not reads_the_block(db, minute(0), three)
+    both_ways(db, minute(0), three)
     pipeline.maintain_state(db, three, T)
     block = account_tiles.block(db)
-    assert block == account_tiles.Block.at(T, timedelta(days=3), timedelta(hours=1))
-    assert reads_the_block(db, at(0), three) and unmatched(db) == 0
-    scored = [both_ways(db, at(0), three), both_ways(db, at(0), rule_set)]
+    assert block == account_tiles.Block.at(T, timedelta(days=3), near)
+    assert reads_the_block(db, minute(0), three) and unmatched(db) == 0
+    assert not reads_the_block(db, minute(0), rule_set)
+    scored = [both_ways(db, minute(0), three, FRAUDY), both_ways(db, minute(0), rule_set, FRAUDY)]
     assert all(history_hits(scored).values()), history_hits(scored)
     later = T + timedelta(days=2)  # no load since T: the block is still T's
     retention.apply_retention(db, later, 3, lookback=timedelta(days=3))  # a cutoff after its start
     assert account_tiles.block(db) is None and unmatched(db) == 0
-    load(db, three, at(0, days=2))
-    both_ways(db, at(10, days=2), three)
-    pipeline.maintain_state(db, three, later)
-    assert account_tiles.block(db) == block.moved_to(later) and unmatched(db) == 0
-    assert reads_the_block(db, at(10, days=2), three)
-    both_ways(db, at(10, days=2), three)
+    load(db, three, minute(0, days=2))
+    both_ways(db, minute(1, days=2), three)
+    pipeline.maintain_state(db, three, later)  # where the latest load ended, after the reference
+    assert account_tiles.block(db) == block.moved_to(later + timedelta(minutes=1)) and unmatched(db) == 0
+    assert reads_the_block(db, minute(1, days=2), three)
+    both_ways(db, minute(1, days=2), three)
 
 
-def test_moving_the_block_waits_for_a_load_of_an_hour_it_takes(
+def test_moving_the_block_leaves_it_to_a_later_load_while_a_load_of_its_minutes_is_open(
     empty_db: tuple[str, psycopg.Connection], db: psycopg.Connection, pg, rule_set
 ) -> None:
-    """A load of the hour that enters the block, not yet committed: moving the block (what a load
-    reaching the next hour does once it committed) waits for it, then counts its rows."""
+    """A load of minutes that enter the block, not yet committed: moving the block (what every load
+    does once it committed) does not wait for it but leaves the block where it is; the next move,
+    once that load committed, counts its rows. Windows read the tiles meanwhile."""
     name, _ = empty_db
     week(db, rule_set)
-    load(db, rule_set, at(0), at(10), at(20), at(30), at(40))
-    entering = span(-60, -55)  # the hour T - 1h, which the block takes once the loads reach T + 1h
-    waiting, outcome = second_waits(
-        pg,
-        name,
-        db,
-        lambda held: pipeline.run_window(held, FRAUDY, rule_set, entering),
-        lambda conn: account_tiles.advance_block(conn, T + timedelta(hours=1)),
-        "banking_hour_rollups",
-    )
-    hour = (entering.start - EPOCH) // timedelta(hours=1)
-    assert waiting == [(True, hour)], waiting
-    assert outcome == [account_tiles.Block.at(T + timedelta(hours=1), rule_set.lookback, timedelta(hours=1))]
-    assert account_tiles.block(db).until == T
+    load(db, rule_set, at(0), at(10), at(20), at(30), at(40))  # the block ends at T - 10 minutes
+    before = account_tiles.block(db)
+    entering = span(-5, 0)  # minutes that the block takes once the loads reach T + 1 hour
+    with pg.connect(name) as held:
+        held.autocommit = False
+        pipeline.run_window(held, FRAUDY, rule_set, entering)  # not committed: its hour's lock is held
+        assert account_tiles.advance_block(db, T + timedelta(hours=1)) is None
+        assert account_tiles.block(db) == before
+        assert not reads_the_block(db, minute(60), rule_set)
+        held.commit()
+    assert account_tiles.block(db) == before and unmatched(db) == 0
+    moved = account_tiles.advance_block(db, T + timedelta(hours=1))
+    assert moved == account_tiles.Block.at(T + timedelta(hours=1), rule_set.lookback, timedelta(hours=1))
+    assert account_tiles.block(db) == moved and moved.until == T
     assert unmatched(db) == 0
     load(db, rule_set, at(50))
-    both_ways(db, at(60), rule_set)
+    both_ways(db, minute(60), rule_set)
+    assert reads_the_block(db, minute(60), rule_set)
 
 
 def test_rows_on_the_seams_of_the_pieces(db: psycopg.Connection, rule_set) -> None:
-    """Rows just before and at the hour where the far edge's raw rows meet the block, and where the
+    """Rows just before and at the minute where the far edge's raw rows meet the block, and where the
     block meets the near raw rows: the raw history's scores."""
     week(db, rule_set)
-    window = Window(T + timedelta(minutes=53), T + timedelta(minutes=58))
-    batch, _ = pipeline.generate(SMALL, window)
-    far, near = T + timedelta(hours=1) - rule_set.lookback, T - timedelta(hours=1)
+    window = minute(0)  # the window after the latest load
+    batch, _ = pipeline.generate(FRAUDY, window)
+    far, near = window.end - rule_set.lookback, T - timedelta(hours=1)
     for seam in (far, near):
         piece = Window(seam - timedelta(minutes=5), seam + timedelta(minutes=5))
         past, _ = pipeline.generate(SMALL, piece)
@@ -477,6 +493,7 @@ def test_rows_on_the_seams_of_the_pieces(db: psycopg.Connection, rule_set) -> No
     assert unmatched(db) == 0
     plan = history_totals.plan_for(db, window, rule_set)
     assert plan.raw == ((window.start - rule_set.lookback, far), (near, window.start))
-    pieces = history_totals.tile_pieces(plan.aggregates, set(), history_totals.block(db))
+    assert not plan.by_account(*plan.raw[0]) and plan.by_account(*plan.raw[1])
+    pieces = history_totals.tile_pieces(plan.aggregates, set(), plan.block)
     assert pieces.block_at == far and pieces.hours == pieces.days == []
     compare(db, batch, rule_set)

@@ -193,16 +193,16 @@ def test_pipeline_runs_windows_and_retention_as_itself(
     done = tasks.apply_retention(recent + timedelta(minutes=1), 30, dry_run=False)
     assert done["partitions"] == [old_part] and done["batches"] == 1
     # The days before the recent one (none left after retention) sealed, then the recent one itself;
-    # the live rules' block (7 days, velocity within the hour before) built, then moved.
-    hour = recent.replace(minute=0)
-    block = [(hour + timedelta(hours=1 - 24 * 7)).isoformat(), (hour - timedelta(hours=1)).isoformat()]
+    # the live rules' block (7 days, velocity within the hour before) built for the window after the
+    # latest load, and kept there while no load moves it.
+    after = recent_window.end
+    block = [
+        (after + timedelta(minutes=1) - timedelta(days=7)).isoformat(),
+        (after - timedelta(hours=1)).isoformat(),
+    ]
     assert tasks.seal_closed_days(recent) == {"sealed": [], "block": block}
     day_after = recent.replace(hour=0, minute=0) + timedelta(days=1)
-    moved = [
-        (day_after + timedelta(hours=1 - 24 * 7)).isoformat(),
-        (day_after - timedelta(hours=1)).isoformat(),
-    ]
-    assert tasks.seal_closed_days(day_after) == {"sealed": [f"{recent:%Y-%m-%d}"], "block": moved}
+    assert tasks.seal_closed_days(day_after) == {"sealed": [f"{recent:%Y-%m-%d}"], "block": block}
 
     with login(cluster, "banking_pipeline") as conn:
         # Even a cutoff far in the future never drops the current day.

@@ -3,7 +3,6 @@ rows they stand for, when placed as ``history_totals.plan`` places them: the eng
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -16,6 +15,7 @@ from banking.rules.columns import Columns, HistoryColumns
 from banking.rules.config import load_rules
 from banking.rules.engine import Scores, score_columns
 from banking.rules.rule_set import AmountSpikeParams, NewCountryParams, Rule, RuleSet
+from banking.store import account_tiles
 
 _US = timedelta(microseconds=1)
 _MINUTE_US = 60_000_000
@@ -196,22 +196,14 @@ def test_the_plan_tiles_the_look_back_with_whole_hours_of_tiles(minutes: int) ->
                 for span in (spans.short, *spans.long):
                     assert hi <= ws - span or lo >= window.end - span
             every_day = {START + timedelta(days=d) for d in range(-12, 2)}
-            hour_of = EPOCH + (ws - EPOCH) // hour * hour
-            geometry = spans.block_geometry()
-            live = None if geometry is None else (hour_of + hour - geometry[0], hour_of - geometry[1])
-            elsewhere = (START - timedelta(days=30), START - timedelta(days=29))
-            for sealed, block in itertools.product(
-                (every_day, set(), {d for d in every_day if d.day % 3}), (None, live, elsewhere)
-            ):
-                pieces = history_totals.tile_pieces(plan.aggregates, sealed, block)
+            for sealed in (every_day, set(), {d for d in every_day if d.day % 3}):
+                pieces = history_totals.tile_pieces(plan.aggregates, sealed)
                 hours, days = pieces.hours, pieces.days
-                if block is live and live is not None and window.end <= hour_of + hour:
-                    assert pieces.block_at == plan.aggregates[0][0], "the live windows read the block"
+                assert pieces.block_at is None
                 for lo, hi in plan.aggregates:  # its pieces cover it once: day pieces sealed days, none empty
                     mine = sorted(
                         [(a, b, False) for at, a, b in hours if at == lo]
                         + [(a, b, True) for at, a, b in days if at == lo]
-                        + ([(block[0], block[1], None)] if pieces.block_at == lo else [])
                     )
                     assert mine[0][0] == lo and mine[-1][1] == hi and all(a < b for a, b, _ in mine)
                     assert all(x[1] == y[0] for x, y in zip(mine, mine[1:], strict=False))
@@ -219,13 +211,42 @@ def test_the_plan_tiles_the_look_back_with_whole_hours_of_tiles(minutes: int) ->
                         whole = [a + timedelta(days=i) for i in range((b - a).days)]
                         assert not is_day or (whole and a + len(whole) * timedelta(days=1) == b)
                         assert not is_day or all(d in sealed for d in whole)
-                    subranges = [(lo, block[0]), (block[1], hi)] if pieces.block_at == lo else [(lo, hi)]
-                    inside = {d for d in sealed if any(a <= d and d + DAY_SPAN <= b for a, b in subranges)}
+                    inside = {d for d in sealed if lo <= d and d + DAY_SPAN <= hi}
                     assert inside == {
                         a + timedelta(days=i) for a, b, is_day in mine if is_day for i in range((b - a).days)
-                    }, "every sealed day inside the range and outside the block is read from its day tile"
-                assert (
-                    any(days) == bool(sealed)
-                    or spans.long[-1] < timedelta(days=1)
-                    or pieces.block_at is not None
-                )
+                    }, "every sealed day inside the range is read from its day tile"
+                assert any(days) == bool(sealed) or spans.long[-1] < timedelta(days=1)
+            the_block_is_read_by_the_window_after_the_latest_load(window, spans, plan)
+
+
+def the_block_is_read_by_the_window_after_the_latest_load(
+    window: Window, spans: history_totals.Spans, plan: history_totals.Plan
+) -> None:
+    """The block is the first look-back's aggregate for the one-minute window starting where it was
+    placed (``Block.at``), and only for it: the rest of the look-back read as without it."""
+    geometry = spans.block_geometry()
+    if geometry is None:
+        return
+    minute = timedelta(minutes=1)
+    ws, width = window.start, window.end - window.start
+    for end in (ws, ws - minute, ws + minute):
+        block = account_tiles.Block.at(end, *geometry)
+        with_block = history_totals.plan(window, spans, None, (block.since, block.until))
+        assert isinstance(with_block, history_totals.Plan)
+        if end != ws or width != minute:
+            assert with_block == plan, "a block elsewhere is not read"
+            continue
+        first = spans.long[0]
+        assert with_block.block == (block.since, block.until) == with_block.aggregates[0]
+        assert block.since == window.end - first and block.until == ws - spans.short
+        assert with_block.aggregates[1:] == tuple(r for r in plan.aggregates if r[1] <= ws - first)
+        pieces = sorted(with_block.raw + with_block.aggregates)
+        assert pieces[0][0] == ws - spans.long[-1] and pieces[-1][1] == ws
+        assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:], strict=False))
+        if len(spans.long) == 1:  # the far edge is the window's strip, read by time
+            assert with_block.raw[0] == (ws - first, block.since) and not with_block.by_account(
+                *with_block.raw[0]
+            )
+        tiles = history_totals.tile_pieces(with_block.aggregates, set(), with_block.block)
+        assert tiles.block_at == block.since
+        assert all(at != block.since for at, _, _ in tiles.hours + tiles.days)

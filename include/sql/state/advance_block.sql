@@ -1,12 +1,12 @@
--- Move the block from [%(old_since)s, %(old_until)s) to [%(since)s, %(until)s) (whole hours, the same
--- length, a shift shorter than it), under the lock of every hour that enters or leaves it
--- (store/account_tiles.advance_block): + the rows of the hours entering, - those of the hours
--- leaving, per (account, country), from %(counted_from)s (the state's horizon) on, as their tiles
--- count them. From banking_data's rows, by time (its primary key, a few contiguous pages per
--- hour), not from the tiles, whose index is by account: reading an hour of tiles would scan them
--- all. A block row left with no row goes. Keys in order, as in state/replace.sql.
+-- Move the block from [%(old_since)s, %(old_until)s) to [%(since)s, %(until)s) (whole minutes, the
+-- same length, a shift shorter than it; a minute for each live load), under the lock of every hour
+-- that the minutes entering or leaving it are in (store/account_tiles.advance_block): + the rows of
+-- the minutes entering, - those of the minutes leaving, per (account, country), from
+-- %(counted_from)s (the state's horizon) on, as the tiles count them. From banking_data's rows, by
+-- time (its primary key: a few contiguous pages a minute). A block row left with no row goes. Keys
+-- in order, as in state/replace.sql.
 SET LOCAL jit = off;
--- An hour's (account, country) pairs hashed in memory rather than spilled to disk.
+-- A long shift's (account, country) pairs hashed in memory rather than spilled to disk.
 SET LOCAL work_mem = '64MB';
 CREATE TEMP TABLE banking_block_change ON COMMIT DROP AS
 SELECT account_id, country, sum(txns)::bigint AS txns, sum(cents)::bigint AS cents,

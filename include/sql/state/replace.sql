@@ -1,10 +1,10 @@
 -- Replace a load's time range in the tiles, once banking_state_old holds the replaced rows
 -- (state/collect_old) and banking_state_new the new ones, per (account, hour, country): each hour
--- tile, each day tile of a sealed day and the block (for its hours) gain (new rows - old rows), and
--- a tile left with no row goes. Exact for reruns, overlaps and loads of the past. A tile depends on
--- its own hour or day only, and loads of the same hours and days take turns on their locks
--- (load/lock_hours, lock_days), so loads of other days write the state at the same time. Keys in
--- order: concurrent upserts take their row locks in one order.
+-- tile and each day tile of a sealed day gain (new rows - old rows), and a tile left with no row
+-- goes (the block: state/replace_block). Exact for reruns, overlaps and loads of the past. A tile
+-- depends on its own hour or day only, and loads of the same hours and days take turns on their
+-- locks (load/lock_hours, lock_days), so loads of other days write the state at the same time.
+-- Keys in order: concurrent upserts take their row locks in one order.
 -- No JIT: the planner's estimates for the per-tile probes are large, the work is not.
 SET LOCAL jit = off;
 CREATE TEMP TABLE banking_state_change ON COMMIT DROP AS
@@ -21,21 +21,6 @@ SELECT account_id, hour, country, txns, cents FROM banking_state_change
 ORDER BY account_id, hour, country
 ON CONFLICT (account_id, hour, country)
 DO UPDATE SET txns = h.txns + excluded.txns, cents = h.cents + excluded.cents;
--- The block (state/build_block), for the hours inside it: a load of those hours holds their locks,
--- which moving the block takes too, so the block's hours cannot change under this statement.
-INSERT INTO banking_account_block AS b (account_id, country, txns, cents)
-SELECT c.account_id, c.country, sum(c.txns), sum(c.cents)
-FROM banking_state_change AS c
-JOIN banking_state_block AS s ON c.hour >= s.since AND c.hour < s.until
-GROUP BY 1, 2
-HAVING sum(c.txns) <> 0 OR sum(c.cents) <> 0
-ORDER BY 1, 2
-ON CONFLICT (account_id, country)
-DO UPDATE SET txns = b.txns + excluded.txns, cents = b.cents + excluded.cents;
--- (An array of the accounts, not a join: the planner, blind to the temp table's size, would scan the
--- whole block for every load.)
-DELETE FROM banking_account_block AS b
-WHERE b.account_id = ANY (ARRAY(SELECT DISTINCT o.account_id FROM banking_state_old AS o)) AND b.txns = 0;
 -- Day tiles of sealed days only (state/seal_day builds a day's when it is sealed); the day's lock
 -- (load/lock_days, held by the load since its rollups) orders this against sealing.
 INSERT INTO banking_account_days AS d (account_id, day, country, txns, cents)

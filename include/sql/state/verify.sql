@@ -1,7 +1,7 @@
 -- How many tiles differ from a recomputation from banking_data (0 when the state is exact): every
 -- (account, hour, country) of the rows at or after the horizon, and every (account, day, country)
 -- of the sealed days among them, against the tiles (so a day tile of a day not sealed counts too),
--- every (account, country) of the rows in the block's hours against the block, and any tile before
+-- every (account, country) of the rows in the block's minutes against the block, and any tile before
 -- the horizon.
 WITH horizon AS (SELECT horizon FROM banking_state_horizon),
 hours AS (
@@ -18,9 +18,9 @@ days AS (
     GROUP BY 1, 2, 3
 ),
 block AS (
-    SELECT account_id, country, sum(txns) AS txns, sum(cents) AS cents
-    FROM hours
-    WHERE hour >= (SELECT since FROM banking_state_block) AND hour < (SELECT until FROM banking_state_block)
+    SELECT account_id, country, count(*) AS txns, sum((amount * 100)::bigint) AS cents
+    FROM banking_data, banking_state_block AS s
+    WHERE "timestamp" >= greatest(s.since, (SELECT horizon FROM horizon)) AND "timestamp" < s.until
     GROUP BY 1, 2
 )
 SELECT (SELECT count(*) FROM hours r FULL JOIN banking_account_hours h USING (account_id, hour, country)

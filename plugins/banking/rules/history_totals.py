@@ -6,10 +6,11 @@
 (amount_spike, new_country) are ``L1 < L2 < ...``: for each ``k``, one aggregate event per (account,
 country) standing for its rows in the whole hours ``[ceil(we - Lk), floor(P(k-1)))`` (``P0 = ws - S``,
 ``Pk = ws - Lk``; UTC hours: the whole sealed days among them from the day tiles, the others from the
-hour tiles), placed at the range's start with weight = their count and amount = their sum; and the raw
-rows of the window's accounts in the rest of ``[ws - Lmax, ws)`` (each strip ``[ws - Lk, we - Lk)``
-and the short spans' ``[ws - S, ws)`` among them, with the parts of hours next to them). Raw rows are
-exact wherever they are read.
+hour tiles; for ``k = 1``, the minutes ``[we - L1, ws - S)`` instead when the block holds exactly
+those, as it does for the one-minute window after the latest load), placed at the range's start with
+weight = their count and amount = their sum; and the raw rows of the window's accounts in the rest of
+``[ws - Lmax, ws)`` (each strip ``[ws - Lk, we - Lk)`` and the short spans' ``[ws - S, ws)`` among
+them, with the parts of hours next to them). Raw rows are exact wherever they are read.
 
 Why every row's counts and sums are those of the raw history. The engine counts an event at ``ts``
 for a row at ``t`` and span ``W`` when ``t - W < ts <= t``; rows have ``ws <= t < we``. A row ``x`` of
@@ -47,7 +48,7 @@ from banking.stream.batch import IdIndex
 log = logging.getLogger(__name__)
 
 MAX_WINDOW = timedelta(hours=1)  # longer windows read raw history
-_HOUR, _DAY = timedelta(hours=1), timedelta(days=1)  # the tiles' spans
+_MINUTE, _HOUR, _DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)  # the tiles' spans
 _AGGREGATE = np.dtype(
     [("t_us", ">i8"), ("account", "S16"), ("txns", ">i8"), ("cents", ">i8"), ("country", ">i4")]
 )
@@ -108,15 +109,12 @@ class Spans:
         return cls(short, tuple(sorted(long)))
 
     def block_geometry(self) -> tuple[timedelta, timedelta] | None:
-        """The look-back and the gap before the current hour of the block that these spans' live
+        """The look-back and the gap before the window of the block that these spans' one-minute
         windows read whole (``store.account_tiles.Block.at``): the shortest long look-back, and the
-        short spans rounded up to hours; None without a long look-back or when it is too short."""
-        if not self.long:
+        short spans; None without a long look-back or when the block would be empty."""
+        if not self.long or self.long[0] - _MINUTE - self.short <= timedelta(0):
             return None
-        near = _ceil(EPOCH + self.short, _HOUR) - EPOCH
-        if self.long[0] - _HOUR - near <= timedelta(0):
-            return None
-        return self.long[0], near
+        return self.long[0], self.short
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +124,7 @@ class Plan:
     raw: tuple[tuple[datetime, datetime], ...]
     aggregates: tuple[tuple[datetime, datetime], ...]
     width: timedelta  # the window's: a raw range wider than it is read account by account
+    block: tuple[datetime, datetime] | None = None  # the block's range, when the first aggregate is it
 
     def by_account(self, since: datetime, until: datetime) -> bool:
         """Whether the raw range is read by an index scan per account (``state/raw_by_account``)
@@ -133,8 +132,12 @@ class Plan:
         return until - since > self.width
 
 
-def plan(window: Window, spans: Spans, horizon: datetime | None) -> Plan | str:
-    """The reads that give ``window`` exactly its raw history (see the module docstring), or why not."""
+def plan(
+    window: Window, spans: Spans, horizon: datetime | None, block: tuple[datetime, datetime] | None = None
+) -> Plan | str:
+    """The reads that give ``window`` exactly its raw history (see the module docstring), or why not.
+    The first look-back's aggregate is the ``block`` (``store.account_tiles``) when that is exactly
+    ``[we - L1, ws - S)``, as for the one-minute window after the latest load."""
     ws, we = window.start, window.end
     width = we - ws
     if not spans.long:
@@ -150,8 +153,12 @@ def plan(window: Window, spans: Spans, horizon: datetime | None) -> Plan | str:
     if horizon is not None and we - spans.long[-1] < horizon:
         return f"the state starts at {horizon:%Y-%m-%d %H:%M}, after {we - spans.long[-1]:%Y-%m-%d %H:%M}"
     aggregates, upper = [], ws - spans.short
+    read_block = block == (we - spans.long[0], upper)
     for span in spans.long:
-        lo, hi = _ceil(we - span, _HOUR), _floor(upper, _HOUR)
+        if read_block and span == spans.long[0]:
+            lo, hi = block
+        else:
+            lo, hi = _ceil(we - span, _HOUR), _floor(upper, _HOUR)
         if lo < hi:
             aggregates.append((lo, hi))
         upper = ws - span
@@ -162,7 +169,7 @@ def plan(window: Window, spans: Spans, horizon: datetime | None) -> Plan | str:
         at = hi
     if at < ws:
         raw.append((at, ws))
-    return Plan(tuple(raw), tuple(aggregates), width)
+    return Plan(tuple(raw), tuple(aggregates), width, block if read_block else None)
 
 
 def _floor(t: datetime, unit: timedelta) -> datetime:
@@ -191,19 +198,18 @@ def tile_pieces(
     sealed: Collection[datetime],
     block: tuple[datetime, datetime] | None = None,
 ) -> Pieces:
-    """The tiles that make up each aggregate range ``[lo, hi)`` of whole hours, as (lo, from, to)
-    pieces: the ``block`` (whole hours ``[since, until)``, ``store.account_tiles``) for the first range
-    that holds it whole, each run of whole UTC days around it that are ``sealed`` from the day tiles,
-    the other hours from the hour tiles; empty pieces left out."""
+    """The tiles that make up each aggregate range ``[lo, hi)``, as (lo, from, to) pieces: the
+    ``block`` (``[since, until)``, ``store.account_tiles``) for the range that is it, else (whole
+    hours) each run of whole UTC days that are ``sealed`` from the day tiles and the other hours from
+    the hour tiles; empty pieces left out."""
     hours: list[Piece] = []
     days: list[Piece] = []
     block_at = None
     for lo, hi in aggregates:
-        parts = [(lo, hi)]
-        if block is not None and block_at is None and lo <= block[0] < block[1] <= hi:
-            block_at, parts = lo, [(lo, block[0]), (block[1], hi)]
-        for since, until in parts:
-            _split(lo, since, until, sealed, hours, days)
+        if block is not None and block_at is None and (lo, hi) == block:
+            block_at = lo
+        else:
+            _split(lo, lo, hi, sealed, hours, days)
     return Pieces(hours, days, block_at)
 
 
@@ -288,7 +294,7 @@ def read(
         params = {"account_ids": ids, "since": since, "until": until, "countries": codes}
         raw_parts.append(conn.execute(sql(name), params, binary=True).fetchone()[0] or b"")
     if len(ids) and the_plan.aggregates:
-        pieces = tile_pieces(the_plan.aggregates, sealed_days(conn, the_plan.aggregates), block(conn))
+        pieces = tile_pieces(the_plan.aggregates, sealed_days(conn, the_plan.aggregates), the_plan.block)
         params = {"account_ids": ids, "countries": codes, "block_at": pieces.block_at}
         for level, level_pieces in (("hour", pieces.hours), ("day", pieces.days)):
             params |= {
@@ -311,7 +317,7 @@ def read(
 def plan_for(conn: psycopg.Connection, window: Window, rule_set: RuleSet) -> Plan | None:
     """The state read of ``window`` for ``rule_set``'s own spans, or None (logged) when only the raw
     history is exact."""
-    the_plan = plan(window, Spans.of(rule_set), horizon(conn))
+    the_plan = plan(window, Spans.of(rule_set), horizon(conn), block(conn))
     if isinstance(the_plan, str):
         log.debug("window %s: raw history (%s)", window, the_plan)
         return None

@@ -12,31 +12,36 @@ instead of two. The tiles are counts, not rule results: any look-back can be rea
 from them, whole days and hours from the tiles and the edges from the raw rows
 (``rules.history_totals``).
 
-The block (migration 0017) sums the hour tiles of one range of whole hours per (account, country):
-the part of the look-back that every live window of the current hour reads whole, so that a live
-window reads one row per (account, country) for it instead of a tile per hour and day.
-:func:`ensure_block` builds it for a rule set's look-back (a warm start, the retention DAG's
-state task); every load moves it forward once its end reaches a new hour (:func:`advance_block`:
-+ the rows of the hours entering it, - those leaving), and a load of an hour inside it changes it
-by as much as the hour's tiles (``state/replace.sql``).
+The block (migrations 0017, 0018) sums, per (account, country), the rows of the minutes
+``[E + 1 min - L, E - S)``, for ``E`` the latest load's end, ``L`` the live rules' shortest long
+look-back and ``S`` their short spans: the part of the look-back that the next one-minute window
+reads whole, so that it reads one row per (account, country) for it instead of a tile per hour and
+day and the raw rows of the hour at its far end. :func:`ensure_block` builds it (a warm start, the
+retention DAG's state task); every load moves it forward to its own end once committed
+(:func:`advance_block`: + the rows of the minutes entering it, - those leaving, a minute each for
+live loads), and a load of minutes inside it changes it by as much (``state/replace_block.sql``).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import psycopg
 
 from banking.db import sql, sql_statements
 from banking.model import EPOCH, US_PER_MINUTE, Window, micros
+from banking.store.audit import last_loaded_minute
 from banking.store.copy_format import PG_EPOCH_US, SIGNATURE, TRAILER
 from banking.store.rollups import lock_hours
 from banking.stream.batch import COUNTRY_CODES, Batch
 
+log = logging.getLogger(__name__)
+
 _US_PER_HOUR = 60 * US_PER_MINUTE
-_HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
+_MINUTE, _HOUR, _DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 # One banking_state_new row in binary COPY: the field count, then each field after its length.
 _NEW_ROW = np.dtype(
     [
@@ -53,28 +58,50 @@ _NEW_ROW = np.dtype(
         ("cents", ">i8"),
     ]
 )
+_LAST = datetime(9999, 1, 1, tzinfo=timezone.utc)  # after any loaded minute
 _CODES = np.array([c.encode() for c in COUNTRY_CODES], dtype="S2")
 
 
-def collect_replaced(cur: psycopg.Cursor, window: Window) -> None:
-    """Remember, per tile, the rows of ``window`` that the load replaces: call it in the load's
-    transaction, under its hour locks, before they are deleted from ``banking_data``."""
+@dataclass(frozen=True, slots=True)
+class Replaced:
+    """What a load replaces in the state: its rows from ``start`` (the horizon) on, of which those in
+    ``in_block`` count in the block."""
+
+    start: datetime
+    in_block: Window | None
+
+
+def collect_replaced(cur: psycopg.Cursor, window: Window) -> Replaced | None:
+    """Remember, per tile and for the block, the rows of ``window`` that the load replaces: call it in
+    the load's transaction, under its hour locks, before they are deleted from ``banking_data``. None
+    when the state counts none of the window's rows."""
     start = _counted_from(cur, window)
-    if start is not None:
-        cur.execute(sql("state/collect_old"), {"from": start, "end": window.end})
-
-
-def replace_range(cur: psycopg.Cursor, batch: Batch) -> None:
-    """Replace the batch's time range in the tiles by the batch's rows: call it in the same
-    transaction after :func:`collect_replaced`."""
-    start = _counted_from(cur, batch.window)
     if start is None:
+        return None
+    cur.execute(sql("state/collect_old"), {"from": start, "end": window.end})
+    # The part of the window inside the block holds still until commit: moving the block over it
+    # takes the lock of an hour that this load holds.
+    have = block(cur)
+    in_block = None if have is None else have.overlap(Window(start, window.end))
+    if in_block is not None:
+        cur.execute(sql("state/collect_old_block"), {"since": in_block.start, "until": in_block.end})
+    return Replaced(start, in_block)
+
+
+def replace_range(cur: psycopg.Cursor, batch: Batch, replaced: Replaced | None) -> None:
+    """Replace the batch's time range in the tiles and the block by the batch's rows: call it in the
+    same transaction after :func:`collect_replaced`, once the batch's rows are in ``banking_data``."""
+    if replaced is None:
         return
     cur.execute(sql("state/create_new"))
     with cur.copy(sql("state/copy_new")) as copy:
-        copy.write(encode_new_rows(batch, start))
+        copy.write(encode_new_rows(batch, replaced.start))
     for statement in sql_statements("state/replace"):
         cur.execute(statement)
+    if replaced.in_block is not None:
+        params = {"since": replaced.in_block.start, "until": replaced.in_block.end}
+        for statement in sql_statements("state/replace_block"):
+            cur.execute(statement, params)
 
 
 def seal_days(conn: psycopg.Connection, before: datetime) -> list[datetime]:
@@ -95,8 +122,8 @@ def seal_days(conn: psycopg.Connection, before: datetime) -> list[datetime]:
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """The block's whole hours ``[since, until)``; ``until`` stays ``near`` before the hour of the
-    latest load's end."""
+    """The block's whole minutes ``[since, until)``: the part of the look-back that the one-minute
+    window after the latest load's end reads whole, ``until`` being ``near`` before that end."""
 
     since: datetime
     until: datetime
@@ -104,19 +131,23 @@ class Block:
 
     @classmethod
     def at(cls, end: datetime, lookback: timedelta, near: timedelta) -> Block:
-        """The block that the windows of the hour of ``end`` read whole: from the first whole hour of
-        their look-back ``lookback`` to ``near`` before that hour."""
-        hour = EPOCH + (end - EPOCH) // _HOUR * _HOUR
-        return cls(hour + _HOUR - lookback, hour - near, near)
+        """The block that the one-minute window starting at ``end`` (a whole minute) reads whole,
+        with the look-back ``lookback`` and short spans ``near``: ``[end + 1 min - lookback, end - near)``."""
+        return cls(end + _MINUTE - lookback, end - near, near)
 
     @property
     def lookback(self) -> timedelta:
         """The look-back whose windows read this block (the inverse of :meth:`at`)."""
-        return self.until - self.since + self.near + _HOUR
+        return self.until - self.since + self.near + _MINUTE
 
     def moved_to(self, end: datetime) -> Block:
-        """The same block ``near`` before the hour of ``end``."""
+        """The same block for the window starting at ``end``."""
         return Block.at(end, self.lookback, self.near)
+
+    def overlap(self, window: Window) -> Window | None:
+        """The part of ``window`` inside the block, None when none."""
+        since, until = max(self.since, window.start), min(self.until, window.end)
+        return Window(since, until) if since < until else None
 
 
 def block(conn: psycopg.Connection | psycopg.Cursor) -> Block | None:
@@ -125,61 +156,81 @@ def block(conn: psycopg.Connection | psycopg.Cursor) -> Block | None:
     return None if row is None else Block(*row)
 
 
-def ensure_block(conn: psycopg.Connection, lookback: timedelta, near: timedelta, end: datetime) -> Block:
-    """Make the block the one that windows of the hour of ``end`` with ``lookback`` and ``near`` read
-    (:meth:`Block.at`): moved forward when it only lags behind, else built (none yet, another
-    look-back, or ahead of ``end``: then built back at ``end``)."""
+def ensure_block(
+    conn: psycopg.Connection, lookback: timedelta, near: timedelta, reference: datetime
+) -> Block:
+    """Make the block the one that the window after the latest load (``reference`` when nothing was
+    loaded) reads with ``lookback`` and ``near`` (:meth:`Block.at`): moved forward when it only lags
+    behind, kept when a load is moving it already, else built (none yet, or another look-back)."""
+    end = last_loaded_minute(conn, _LAST) or _floor(reference, _MINUTE)
     wanted = Block.at(end, lookback, near)
     have = block(conn)
-    if have == wanted:
-        return wanted
-    if have is not None and (have.lookback, have.near) == (lookback, near) and have.until < wanted.until:
-        return advance_block(conn, end) or wanted
+    if have is not None and (have.lookback, have.near) == (lookback, near):
+        if have.until < wanted.until:
+            return advance_block(conn, end) or block(conn) or wanted
+        return have
     return build_block(conn, wanted)
 
 
 def build_block(conn: psycopg.Connection, wanted: Block) -> Block:
-    """Build ``wanted`` from the tiles in one transaction, under every hour's lock (no load runs
-    meanwhile, whichever block there was)."""
+    """Build ``wanted`` in one transaction, under every hour's lock (no load runs meanwhile, whichever
+    block there was): its whole hours from the tiles, the minutes at both ends from their rows."""
+    hours_since = min(_ceil(wanted.since, _HOUR), wanted.until)
+    hours_until = max(_floor(wanted.until, _HOUR), hours_since)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(sql("state/lock_block"))
         cur.execute(sql("load/lock_all_hours"))
-        params = {"since": wanted.since, "until": wanted.until, "near": wanted.near}
+        horizon = cur.execute(sql("state/horizon")).fetchone()[0]
+        params = {
+            "since": wanted.since,
+            "until": wanted.until,
+            "near": wanted.near,
+            "hours_since": hours_since,
+            "hours_until": hours_until,
+            "counted_from": max(horizon or wanted.since, wanted.since),
+        }
         for statement in sql_statements("state/build_block"):
             cur.execute(statement, params)
     return wanted
 
 
 def advance_block(conn: psycopg.Connection, end: datetime) -> Block | None:
-    """Move the block forward to the hour of a load's ``end`` (after the load committed), in one
-    transaction under the locks of the hours entering and leaving it; a block that would move by its
-    length or more is built anew. Returns the block moved, None when there is no block or it is
-    there already (then it takes no lock: a load inside a longer transaction holds none of it)."""
+    """Move the block forward to the window after a load's ``end`` (once the load committed), in one
+    transaction under the locks of the hours that the minutes entering and leaving it are in; a
+    block that would move by its length or more is built anew. Returns the block moved, None when
+    there is no block, it is there already (then it takes no lock: a load inside a longer
+    transaction holds none of it), or a lock it needs is held (an uncommitted load of its minutes,
+    a move or a build): a later load moves it, and windows read the tiles until then."""
     have = block(conn)
     if have is None or have.moved_to(end).until <= have.until:
         return None
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute(sql("state/lock_block"))  # one move at a time: re-read the block under it
-        have = block(cur)
-        if have is None:
-            return None
-        wanted = have.moved_to(end)
-        if wanted.until <= have.until:
-            return None
-        if wanted.since < have.until:
-            lock_hours(cur, Window(have.since, wanted.since))
-            lock_hours(cur, Window(have.until, wanted.until))
-            horizon = cur.execute(sql("state/horizon")).fetchone()[0]
-            params = {
-                "old_since": have.since,
-                "old_until": have.until,
-                "since": wanted.since,
-                "until": wanted.until,
-                "counted_from": horizon or have.since,
-            }
-            for statement in sql_statements("state/advance_block"):
-                cur.execute(statement, params)
-            return wanted
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(sql("state/move_no_wait"))
+            cur.execute(sql("state/lock_block"))  # one move at a time: re-read the block under it
+            have = block(cur)
+            if have is None:
+                return None
+            wanted = have.moved_to(end)
+            if wanted.until <= have.until:
+                return None
+            if wanted.since < have.until:
+                lock_hours(cur, Window(have.since, wanted.since))
+                lock_hours(cur, Window(have.until, wanted.until))
+                horizon = cur.execute(sql("state/horizon")).fetchone()[0]
+                params = {
+                    "old_since": have.since,
+                    "old_until": have.until,
+                    "since": wanted.since,
+                    "until": wanted.until,
+                    "counted_from": horizon or have.since,
+                }
+                for statement in sql_statements("state/advance_block"):
+                    cur.execute(statement, params)
+                return wanted
+    except psycopg.errors.LockNotAvailable:
+        log.info("the history block stays where it is for now: a load of its minutes is not committed yet")
+        return None
     return build_block(conn, wanted)
 
 
@@ -190,6 +241,14 @@ def _counted_from(cur: psycopg.Cursor, window: Window) -> datetime | None:
     horizon = cur.execute(sql("state/horizon")).fetchone()[0]
     start = window.start if horizon is None else max(window.start, horizon)
     return start if start < window.end else None
+
+
+def _floor(t: datetime, unit: timedelta) -> datetime:
+    return EPOCH + (t - EPOCH) // unit * unit
+
+
+def _ceil(t: datetime, unit: timedelta) -> datetime:
+    return EPOCH - (EPOCH - t) // unit * unit
 
 
 def encode_new_rows(batch: Batch, start: datetime) -> bytes:

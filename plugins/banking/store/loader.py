@@ -125,7 +125,7 @@ def _replace(
             "DAG with the same seed and population settings as banking_transactions"
         )
     with conn.cursor() as cur:
-        account_tiles.collect_replaced(cur, window)
+        replaced = account_tiles.collect_replaced(cur, window)
         cur.execute(sql("load/delete_window"), bounds)
         deleted = cur.rowcount
         # A writer thread sends each chunk while this one encodes the next one, then the rollups.
@@ -142,7 +142,7 @@ def _replace(
             with cur.copy(sql(name)) as copy:
                 copy.write(text)
         refresh_hour_and_day_rollups(cur, window)
-        account_tiles.replace_range(cur, batch)
+        account_tiles.replace_range(cur, batch, replaced)
     conn.execute(
         sql("load/upsert_batch"),
         {
