@@ -10,9 +10,10 @@ Beside it, `seal_closed_days` seals the history rules' state of every day that e
 data interval end: it builds the day's per-account day tiles once from its rows, so that windows
 read a day of tiles per account for it instead of its hours. Until a day is sealed its hours are
 read instead, with the same results, so the DAG runs just after midnight (UTC). It also builds the
-live rules' block (the middle of their look-back summed per account) when the rule file's look-back
-changed or retention dropped it; the loads move it forward. The task runs whatever `dry_run` says,
-as it deletes nothing.
+live rules' block (the middle of their look-back summed per account, for the window after the
+latest load) when there is none (retention dropped it, an upgrade replaced it) or the rule file's
+look-back changed; each load moves it forward. Trigger it after an upgrade or a rule change rather
+than wait for midnight. The task runs whatever `dry_run` says, as it deletes nothing.
 """
 
 from __future__ import annotations

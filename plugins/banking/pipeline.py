@@ -245,10 +245,12 @@ def warm_start(
 
 
 def maintain_state(conn: psycopg.Connection, rule_set: RuleSet, reference: datetime) -> list[datetime]:
-    """Seal the days that ended by ``reference`` (their day tiles, once) and make the tiles' block
-    the one ``rule_set``'s windows of the hour of ``reference`` read whole; returns the days sealed."""
+    """Seal the days that ended by ``reference`` (their day tiles, once) and make the tiles' block the
+    one that ``rule_set``'s window after the latest load reads whole (``reference`` when nothing was
+    loaded), without the rows its moves left at zero; returns the days sealed."""
     days = account_tiles.seal_days(conn, reference)
     geometry = history_totals.Spans.of(rule_set).block_geometry()
     if geometry is not None:
         account_tiles.ensure_block(conn, *geometry, reference)
+        account_tiles.prune_block(conn)
     return days

@@ -397,7 +397,12 @@ def test_the_block_moves_with_the_live_windows(db: psycopg.Connection, rule_set)
         scored.append(both_ways(db, minute(i), rule_set, settings=FRAUDY))
         load(db, rule_set, minute(i))
     assert account_tiles.block(db) == first.moved_to(T + timedelta(minutes=12)) != first
+    zeros = "SELECT count(*) FROM banking_account_block WHERE txns = 0"
+    assert db.execute(zeros).fetchone()[0] > 0, "accounts whose rows left it stay, at zero"
     assert unmatched(db) == 0
+    pipeline.maintain_state(db, rule_set, T)  # the state task: kept where the loads are, pruned
+    assert account_tiles.block(db) == first.moved_to(T + timedelta(minutes=12))
+    assert db.execute(zeros).fetchone()[0] == 0 and unmatched(db) == 0
     moved = account_tiles.block(db)
     load(db, rule_set, span(-200, -190), settings=FRAUDY)  # minutes inside it, reloaded
     for seam in (moved.since, moved.until):  # across its first and its last minute

@@ -1,9 +1,10 @@
--- The aggregate events of the given accounts for each look-back k: their rows in the whole hours
+-- The aggregate events of the given accounts for each look-back k: their rows in the ranges
 -- [lo_k, hi_k), from the tiles, given as pieces (at, from, to) of hour tiles and of day tiles, and
--- the block's event time %(block_at)s (history_totals.tile_pieces: the block's hours from
--- banking_account_block unless %(block_at)s is null, the whole sealed days around it from
--- banking_account_days, the other hours from banking_account_hours). An index range scan per
--- account and piece, index-only where the visibility map allows (the counts are in the index),
+-- the block's event time %(block_at)s (history_totals.tile_pieces: a range that is the block's
+-- minutes from banking_account_block unless %(block_at)s is null; in the others, of whole hours,
+-- the whole sealed days from banking_account_days and the other hours from banking_account_hours).
+-- An index range scan per account and piece, index-only where the visibility map allows (the
+-- tiles' counts are in their index; the block's are in its rows, updated in place every minute),
 -- summed per (account, k, country) into one event at lo_k (the pieces' at), packed like
 -- history/account_history_columns.sql into fixed-width big-endian records: lo_k as µs since the
 -- epoch (int8, the event's timestamp), account_id (16 bytes), the row count (int8), their amount

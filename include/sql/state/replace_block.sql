@@ -1,8 +1,9 @@
 -- A load of minutes inside the block [%(since)s, %(until)s) (the part of its range in it): the block
 -- gains the load's rows there, now in banking_data, and loses those replaced (banking_block_old,
--- state/collect_old_block), per (account, country); a block row left with no row goes. Moving the
--- block over these minutes takes the lock of their hours, which the load holds, so the block's
--- range cannot change under these statements. Keys in order, as in state/replace.sql.
+-- state/collect_old_block), per (account, country); a block row left at zero stays, as in
+-- state/advance_block. Moving the block over these minutes takes the lock of their hours, which
+-- the load holds, so the block's range cannot change under these statements. Keys in order, as in
+-- state/replace.sql.
 SET LOCAL jit = off;
 INSERT INTO banking_account_block AS b (account_id, country, txns, cents)
 SELECT account_id, country, sum(txns), sum(cents)
@@ -17,8 +18,4 @@ HAVING sum(txns) <> 0 OR sum(cents) <> 0
 ORDER BY 1, 2
 ON CONFLICT (account_id, country)
 DO UPDATE SET txns = b.txns + excluded.txns, cents = b.cents + excluded.cents;
--- (An array of the accounts, not a join: the planner, blind to the temp table's size, would scan the
--- whole block for every load.)
-DELETE FROM banking_account_block AS b
-WHERE b.account_id = ANY (ARRAY(SELECT o.account_id FROM banking_block_old AS o)) AND b.txns = 0;
 DROP TABLE banking_block_old;

@@ -194,6 +194,15 @@ def build_block(conn: psycopg.Connection, wanted: Block) -> Block:
     return wanted
 
 
+def prune_block(conn: psycopg.Connection) -> int:
+    """Remove the block's rows that its moves left at zero (``state/prune_block``), under its lock;
+    returns how many. Reads skip them: this only gives their room back."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(sql("state/lock_block"))
+        cur.execute(sql("state/prune_block"))
+        return cur.rowcount
+
+
 def advance_block(conn: psycopg.Connection, end: datetime) -> Block | None:
     """Move the block forward to the window after a load's ``end`` (once the load committed), in one
     transaction under the locks of the hours that the minutes entering and leaving it are in; a
