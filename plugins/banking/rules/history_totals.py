@@ -209,15 +209,13 @@ def tile_pieces(
         if block is not None and block_at is None and (lo, hi) == block:
             block_at = lo
         else:
-            _split(lo, lo, hi, sealed, hours, days)
+            _split(lo, hi, sealed, hours, days)
     return Pieces(hours, days, block_at)
 
 
-def _split(
-    lo: datetime, since: datetime, until: datetime, sealed: Collection[datetime], hours: list, days: list
-) -> None:
-    """Add the pieces of ``[since, until)`` (whole hours) with the event time ``lo``."""
-    at, day = since, _ceil(since, _DAY)
+def _split(lo: datetime, until: datetime, sealed: Collection[datetime], hours: list, days: list) -> None:
+    """Add the pieces of ``[lo, until)`` (whole hours), each with the event time ``lo``."""
+    at, day = lo, _ceil(lo, _DAY)
     while day + _DAY <= until:
         if day in sealed:
             end = day
