@@ -61,6 +61,16 @@ def micros(ts: datetime) -> int:
     return timedelta.__floordiv__(ts - EPOCH, _MICROSECOND)
 
 
+def floor_to(t: datetime, unit: timedelta) -> datetime:
+    """``t`` rounded down to a whole ``unit`` since the epoch (a UTC minute, hour or day)."""
+    return EPOCH + (t - EPOCH) // unit * unit
+
+
+def ceil_to(t: datetime, unit: timedelta) -> datetime:
+    """``t`` rounded up to a whole ``unit`` since the epoch."""
+    return EPOCH - (EPOCH - t) // unit * unit
+
+
 def from_micros(us: int) -> datetime:
     """The UTC datetime ``us`` microseconds after the Unix epoch."""
     return EPOCH + timedelta(microseconds=us)

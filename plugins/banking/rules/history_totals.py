@@ -39,7 +39,7 @@ import psycopg
 
 from banking.db import sql, sql_statements
 from banking.id_arrays import Ids, UuidArray, register
-from banking.model import EPOCH, Window
+from banking.model import Window, ceil_to, floor_to
 from banking.rules.columns import HistoryColumns
 from banking.rules.history import HistoryArrays, read_history, unpack_history
 from banking.rules.rule_set import AmountSpikeParams, NewCountryParams, RuleSet, VelocityParams
@@ -158,7 +158,7 @@ def plan(
         if read_block and span == spans.long[0]:
             lo, hi = block
         else:
-            lo, hi = _ceil(we - span, _HOUR), _floor(upper, _HOUR)
+            lo, hi = ceil_to(we - span, _HOUR), floor_to(upper, _HOUR)
         if lo < hi:
             aggregates.append((lo, hi))
         upper = ws - span
@@ -170,14 +170,6 @@ def plan(
     if at < ws:
         raw.append((at, ws))
     return Plan(tuple(raw), tuple(aggregates), width, block if read_block else None)
-
-
-def _floor(t: datetime, unit: timedelta) -> datetime:
-    return EPOCH + (t - EPOCH) // unit * unit
-
-
-def _ceil(t: datetime, unit: timedelta) -> datetime:
-    return EPOCH - (EPOCH - t) // unit * unit
 
 
 Piece = tuple[datetime, datetime, datetime]  # (the event's time, from, to)
@@ -215,7 +207,7 @@ def tile_pieces(
 
 def _split(lo: datetime, until: datetime, sealed: Collection[datetime], hours: list, days: list) -> None:
     """Add the pieces of ``[lo, until)`` (whole hours), each with the event time ``lo``."""
-    at, day = lo, _ceil(lo, _DAY)
+    at, day = lo, ceil_to(lo, _DAY)
     while day + _DAY <= until:
         if day in sealed:
             end = day

@@ -32,7 +32,7 @@ import numpy as np
 import psycopg
 
 from banking.db import sql, sql_statements
-from banking.model import EPOCH, US_PER_MINUTE, Window, micros
+from banking.model import EPOCH, US_PER_MINUTE, Window, ceil_to, floor_to, micros
 from banking.store.audit import last_loaded_minute
 from banking.store.copy_format import PG_EPOCH_US, SIGNATURE, TRAILER
 from banking.store.rollups import lock_hours
@@ -108,7 +108,7 @@ def seal_days(conn: psycopg.Connection, before: datetime) -> list[datetime]:
     """Seal every UTC day that ended by ``before``, has loaded minutes at or after the horizon and is
     not sealed yet, oldest first, each in its own transaction under the day's lock
     (``state/seal_day``); returns the days sealed. Idempotent, and no read's result changes."""
-    midnight = EPOCH + (before - EPOCH) // _DAY * _DAY
+    midnight = floor_to(before, _DAY)
     days = [r[0] for r in conn.execute(sql("state/unsealed_days"), {"before": midnight})]
     for day in days:
         number = (day - EPOCH) // _DAY
@@ -162,7 +162,7 @@ def ensure_block(
     """Make the block the one that the window after the latest load (``reference`` when nothing was
     loaded) reads with ``lookback`` and ``near`` (:meth:`Block.at`): moved forward when it only lags
     behind, kept when a load is moving it already, else built (none yet, or another look-back)."""
-    end = last_loaded_minute(conn, _LAST) or _floor(reference, _MINUTE)
+    end = last_loaded_minute(conn, _LAST) or floor_to(reference, _MINUTE)
     wanted = Block.at(end, lookback, near)
     have = block(conn)
     if have is not None and (have.lookback, have.near) == (lookback, near):
@@ -175,8 +175,8 @@ def ensure_block(
 def build_block(conn: psycopg.Connection, wanted: Block) -> Block:
     """Build ``wanted`` in one transaction, under every hour's lock (no load runs meanwhile, whichever
     block there was): its whole hours from the tiles, the minutes at both ends from their rows."""
-    hours_since = min(_ceil(wanted.since, _HOUR), wanted.until)
-    hours_until = max(_floor(wanted.until, _HOUR), hours_since)
+    hours_since = min(ceil_to(wanted.since, _HOUR), wanted.until)
+    hours_until = max(floor_to(wanted.until, _HOUR), hours_since)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(sql("state/lock_block"))
         cur.execute(sql("load/lock_all_hours"))
@@ -187,7 +187,7 @@ def build_block(conn: psycopg.Connection, wanted: Block) -> Block:
             "near": wanted.near,
             "hours_since": hours_since,
             "hours_until": hours_until,
-            "counted_from": max(horizon or wanted.since, wanted.since),
+            "counted_from": horizon or wanted.since,
         }
         for statement in sql_statements("state/build_block"):
             cur.execute(statement, params)
@@ -238,7 +238,9 @@ def advance_block(conn: psycopg.Connection, end: datetime) -> Block | None:
                     cur.execute(statement, params)
                 return wanted
     except psycopg.errors.LockNotAvailable:
-        log.info("the history block stays where it is for now: a load of its minutes is not committed yet")
+        log.info(
+            "the history block stays where it is for now: a load of its minutes, or its build, holds a lock"
+        )
         return None
     return build_block(conn, wanted)
 
@@ -250,14 +252,6 @@ def _counted_from(cur: psycopg.Cursor, window: Window) -> datetime | None:
     horizon = cur.execute(sql("state/horizon")).fetchone()[0]
     start = window.start if horizon is None else max(window.start, horizon)
     return start if start < window.end else None
-
-
-def _floor(t: datetime, unit: timedelta) -> datetime:
-    return EPOCH + (t - EPOCH) // unit * unit
-
-
-def _ceil(t: datetime, unit: timedelta) -> datetime:
-    return EPOCH - (EPOCH - t) // unit * unit
 
 
 def encode_new_rows(batch: Batch, start: datetime) -> bytes:
