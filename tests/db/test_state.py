@@ -231,8 +231,10 @@ def test_after_retention(db: psycopg.Connection, rule_set) -> None:
     with pytest.raises(ValueError, match="shorter than the rules' look-back"):
         retention.apply_retention(db, T, 3, lookback=rule_set.lookback)
     before = db.execute("SELECT count(*) FROM banking_account_hours").fetchone()[0]
+    days_before = tile_partition_days(db)
     result = retention.apply_retention(db, T, 8, lookback=rule_set.lookback)
-    assert result.partitions  # the day of T - 9.5 days went
+    assert result.partitions  # the day of T - 9.5 days went, its hour tiles' partition with it
+    assert tile_partition_days(db) == data_partition_days(db) < days_before
     after = db.execute("SELECT count(*) FROM banking_account_hours").fetchone()[0]
     assert 0 < after < before
     assert unmatched(db) == 0
@@ -290,6 +292,63 @@ def test_the_migration_builds_the_state_of_what_is_loaded(db: psycopg.Connection
     assert db.execute("SELECT count(*) FROM banking_account_hours").fetchone()[0] > 0
     assert unmatched(db) == 0
     both_ways(db, at(0), rule_set)
+
+
+def tile_partition_days(conn: psycopg.Connection) -> set[str]:
+    """The days of banking_account_hours' partitions, checking that each tile is in its own day's."""
+    misplaced = conn.execute(
+        "SELECT count(*) FROM banking_account_hours "
+        "WHERE tableoid::regclass::text <> 'banking_account_hours_p' || to_char(hour AT TIME ZONE 'UTC', 'YYYYMMDD')"
+    ).fetchone()[0]
+    assert misplaced == 0
+    return partition_days(conn, "banking_account_hours")
+
+
+def data_partition_days(conn: psycopg.Connection) -> set[str]:
+    return partition_days(conn, "banking_data")
+
+
+def partition_days(conn: psycopg.Connection, parent: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT right(c.relname, 8) FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %s::regclass",
+        (parent,),
+    )
+    return {r[0] for r in rows}
+
+
+def test_the_migration_moves_the_hour_tiles_into_day_partitions(
+    empty_db: tuple[str, psycopg.Connection], rule_set, tmp_path
+) -> None:
+    """A database of the hour tiles' single table (migrations up to 0018) with a week loaded: 0019
+    moves every tile into its day's partition, and creates one beside each day of data; the state
+    stays exact, loads and retention go on with the partitions."""
+    from banking.store import schema
+
+    _, conn = empty_db
+    for m in schema.migrations():
+        if m.version <= 18:
+            (tmp_path / f"{m.name}.sql").write_text(m.text)
+    schema.apply_migrations(conn, tmp_path)
+    schema.seed_population(conn, SMALL)
+    week(conn, rule_set)
+    partitions.ensure_days_ahead(conn, T, 2)
+    tiles = "SELECT account_id, hour, country, txns, cents FROM banking_account_hours ORDER BY 1, 2, 3"
+    before = conn.execute(tiles).fetchall()
+    assert before and partition_days(conn, "banking_account_hours") == set()
+    assert schema.apply_migrations(conn) == ["0019_hour_tiles_by_day"]
+    assert conn.execute(tiles).fetchall() == before
+    assert tile_partition_days(conn) == data_partition_days(conn)
+    assert unmatched(conn) == 0
+    for i in range(2):
+        both_ways(conn, at(10 * i), rule_set)
+        load(conn, rule_set, at(10 * i))
+    load(conn, rule_set, span(-15, 15, -9.5))  # a day with no partition yet: both are created
+    assert tile_partition_days(conn) == data_partition_days(conn)
+    assert unmatched(conn) == 0
+    retention.apply_retention(conn, T, 8, lookback=rule_set.lookback)
+    assert tile_partition_days(conn) == data_partition_days(conn)
+    assert unmatched(conn) == 0
 
 
 def test_loads_of_other_days_write_the_state_at_the_same_time(
