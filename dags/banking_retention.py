@@ -2,7 +2,7 @@
 ### Banking retention
 
 Drops the daily partitions of `banking_data` that ended more than `retention_days` before the end
-of this run's data interval, with the audit rows of those windows, and staged windows that no load
+of this run's data interval, with the audit rows and the history rules' hour tiles of those days, and staged windows that no load
 picked up within a day. The current and future days are never dropped, whatever the params say.
 With `dry_run` it only lists what it would drop.
 

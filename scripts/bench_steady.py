@@ -23,9 +23,9 @@ running. Figures, as ``name: value`` lines:
   rows in ``banking_data`` once it is loaded;
 - ``steady_analyze_s[<population>,<history>]`` (with ``--analyze``): a VACUUM ANALYZE of the tables a
   window reads after the history load (the warm start already does one at its end);
-- ``steady_state_mb_per_million[<population>]``: the tiles' size on disk
-  (``banking_account_hours`` + ``banking_account_days``, with indexes) per million rows in
-  ``banking_data``, after the longest history.
+- ``steady_state_mb_per_million[<population>]``: the state's size on disk (the partitions of
+  ``banking_account_hours``, ``banking_account_days`` and ``banking_account_block``, with indexes) per
+  million rows in ``banking_data``, after the longest history.
 
 With ``--capacity RATES``, instead: for each rate, a population sized for it (about 2.5 transactions
 per account a day, ``docs/population.md``, at most the largest population) and ``--windows`` windows

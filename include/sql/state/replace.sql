@@ -32,9 +32,13 @@ HAVING sum(txns) <> 0 OR sum(cents) <> 0
 ORDER BY 1, 2, 3
 ON CONFLICT (account_id, day, country)
 DO UPDATE SET txns = d.txns + excluded.txns, cents = d.cents + excluded.cents;
+-- Bounded to the hours replaced, which prunes the other days' partitions as the statement starts,
+-- and every one of them when nothing was replaced (a live load): a join with the temp table alone
+-- could scan every day's tiles for zeros.
 DELETE FROM banking_account_hours AS h
 USING banking_state_old AS o
-WHERE h.account_id = o.account_id AND h.hour = o.hour AND h.country = o.country AND h.txns = 0;
+WHERE h.account_id = o.account_id AND h.hour = o.hour AND h.country = o.country AND h.txns = 0
+  AND h.hour >= (SELECT min(hour) FROM banking_state_old) AND h.hour <= (SELECT max(hour) FROM banking_state_old);
 DELETE FROM banking_account_days AS d
 USING banking_state_old AS o
 WHERE d.account_id = o.account_id AND d.day = date_trunc('day', o.hour, 'UTC') AND d.country = o.country

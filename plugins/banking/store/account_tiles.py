@@ -1,6 +1,7 @@
 """The history rules' state: per (account, country) tiles of UTC hours and days, kept in each load's transaction.
 
-``banking_account_hours`` (migration 0014) holds, for each hour in which an account had rows in a
+``banking_account_hours`` (migration 0014; partitioned by UTC day beside ``banking_data`` since 0019,
+so a live load writes into its own day's key) holds, for each hour in which an account had rows in a
 country (from the state's horizon on), their count and amount in cents; ``banking_account_days`` the
 same per day, for the days in ``banking_sealed_days`` only (migration 0015). A load calls
 :func:`collect_replaced` before it deletes its time range's rows and :func:`replace_range` last: each
