@@ -2,9 +2,9 @@
 ### Banking retention
 
 Drops the daily partitions of `banking_data` that ended more than `retention_days` before the end
-of this run's data interval, with the audit rows and the history rules' hour tiles of those days, and staged windows that no load
-picked up within a day. The current and future days are never dropped, whatever the params say.
-With `dry_run` it only lists what it would drop.
+of this run's data interval, with the audit rows and the history rules' hour tiles of those days,
+and staged windows that no load picked up within a day. The current and future days are never
+dropped, whatever the params say. With `dry_run` it only lists what it would drop.
 
 Beside it, `seal_closed_days` seals the history rules' state of every day that ended by the run's
 data interval end: it builds the day's per-account day tiles once from its rows, so that windows
