@@ -12,6 +12,7 @@ import pytest
 
 from tests.dags.conftest import AirflowRunner, airflow_env
 from tests.dags.helpers import OUTLETS
+from tests.helpers import partitions
 
 pytestmark = pytest.mark.airflow
 
@@ -40,16 +41,6 @@ def ok(result) -> None:
 
 def rows(conn: psycopg.Connection, where: str = "TRUE") -> list[tuple]:
     return conn.execute(f'SELECT * FROM banking_data WHERE {where} ORDER BY "timestamp", uniq_id').fetchall()
-
-
-def partitions(conn: psycopg.Connection) -> list[str]:
-    return [
-        r[0]
-        for r in conn.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'banking_data'::regclass ORDER BY 1"
-        )
-    ]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from banking.model import Window
 from banking.store import schema
 from banking.store.partitions import ensure_partitions
-from tests.helpers import SMALL
+from tests.helpers import SMALL, partitions
 
 CATALOG = """
 SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
@@ -99,14 +99,9 @@ def test_partitions_are_daily_and_created_on_demand(db: psycopg.Connection) -> N
     start = datetime(2026, 3, 28, 22, tzinfo=timezone.utc)
     assert ensure_partitions(db, Window(start, start + timedelta(days=2))) == 3
     assert ensure_partitions(db, Window(start, start + timedelta(hours=1))) == 0
-    parts = [
-        r[0]
-        for r in db.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'banking_data'::regclass ORDER BY 1"
-        )
-    ]
-    assert parts == ["banking_data_p20260328", "banking_data_p20260329", "banking_data_p20260330"]
+    days = ["20260328", "20260329", "20260330"]
+    assert partitions(db) == [f"banking_data_p{d}" for d in days]
+    assert partitions(db, "banking_account_hours") == [f"banking_account_hours_p{d}" for d in days]
     bound = db.execute(
         "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'banking_data_p20260329'"
     ).fetchone()[0]

@@ -23,6 +23,7 @@ from banking.rules.engine import Scores, score_columns
 from banking.rules.rule_set import RuleSet
 from banking.store import account_tiles, loader, partitions, retention
 from banking.stream.batch import COUNTRY_CODES, Batch, IdIndex
+from tests import helpers
 from tests.db.lock_waits import second_waits
 from tests.helpers import DAY, SMALL
 from tests.unit.test_weighted_history import assert_same_scores, other_lookbacks
@@ -309,12 +310,7 @@ def data_partition_days(conn: psycopg.Connection) -> set[str]:
 
 
 def partition_days(conn: psycopg.Connection, parent: str) -> set[str]:
-    rows = conn.execute(
-        "SELECT right(c.relname, 8) FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = %s::regclass",
-        (parent,),
-    )
-    return {r[0] for r in rows}
+    return {name[-8:] for name in helpers.partitions(conn, parent)}
 
 
 def test_the_migration_moves_the_hour_tiles_into_day_partitions(
