@@ -1,5 +1,6 @@
--- The tiles before the cutoff (store/account_tiles), after the partitions were dropped, under every
--- hour's lock (retention takes it first). The horizon moves to the cutoff (the start of a day, so of
+-- The tiles before the cutoff (store/account_tiles), after the partitions were dropped (the hour
+-- tiles' day partitions with the data's: the first DELETE finds only what a partition outside
+-- that pairing held), under every hour's lock (retention takes it first). The horizon moves to the cutoff (the start of a day, so of
 -- an hour too): the state then counts no row before it, whatever a later load of that time writes.
 DELETE FROM banking_account_hours WHERE hour < %(cutoff)s;
 DELETE FROM banking_account_days WHERE day < %(cutoff)s;
