@@ -108,6 +108,41 @@ def test_partitions_are_daily_and_created_on_demand(db: psycopg.Connection) -> N
     assert "2026-03-29 00:00:00+00" in bound and "2026-03-30 00:00:00+00" in bound
 
 
+def reloptions(conn: psycopg.Connection, parent: str) -> dict[str, list[str] | None]:
+    """Each partition of ``parent`` with its storage parameters."""
+    rows = conn.execute(
+        "SELECT c.relname, c.reloptions FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %s::regclass",
+        (parent,),
+    )
+    return dict(rows.fetchall())
+
+
+def test_data_partitions_are_vacuumed_after_every_percent_inserted(
+    empty_db: tuple[str, psycopg.Connection], tmp_path
+) -> None:
+    """0020 sets the data partitions' insert vacuum threshold, on those there are and on every new one;
+    the hour tiles' partitions keep theirs."""
+    _, conn = empty_db
+    for m in schema.migrations():
+        if m.version <= 19:
+            (tmp_path / f"{m.name}.sql").write_text(m.text)
+    schema.apply_migrations(conn, tmp_path)
+    start = datetime(2026, 3, 28, 22, tzinfo=timezone.utc)
+    ensure_partitions(conn, Window(start, start + timedelta(hours=1)))
+    assert reloptions(conn, "banking_data") == {"banking_data_p20260328": None}
+    assert "0020_data_partitions_vacuum" in schema.apply_migrations(conn)
+    ensure_partitions(conn, Window(start, start + timedelta(days=1)))
+    setting = ["autovacuum_vacuum_insert_scale_factor=0.01"]
+    assert reloptions(conn, "banking_data") == {
+        "banking_data_p20260328": setting,
+        "banking_data_p20260329": setting,
+    }
+    tiles = reloptions(conn, "banking_account_hours")
+    assert set(tiles) == {"banking_account_hours_p20260328", "banking_account_hours_p20260329"}
+    assert all("autovacuum_vacuum_scale_factor=0.01" in options for options in tiles.values())
+
+
 def test_two_loads_creating_the_same_day_at_once_both_succeed(
     empty_db: tuple[str, psycopg.Connection], db: psycopg.Connection, pg
 ) -> None:
