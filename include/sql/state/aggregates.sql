@@ -6,11 +6,10 @@
 -- An index range scan per account and piece, index-only where the visibility map allows (the
 -- tiles' counts are in their index; the block's are in its rows, updated in place every minute),
 -- summed per (account, k, country) into one event at lo_k (the pieces' at), packed like
--- history/account_history_columns.sql into fixed-width big-endian records: lo_k as µs since the
--- epoch (int8, the event's timestamp), account_id (16 bytes), the row count (int8), their amount
--- in cents (int8), and the country's 0-based position in %(countries)s (int4; cardinality(countries)
--- when not in it), in no order (the reader sorts). Countries without rows in the range give no
--- record. LATERAL with OFFSET 0: index range scans per account, not joins over every tile.
+-- history/account_history_columns.sql into fixed-width big-endian records: lo_k as sent in binary
+-- (int8 µs since 2000-01-01, the event's timestamp), account_id (16 bytes), the row count (int8),
+-- their amount in cents (int8), and the country code (2 bytes), in no order (the reader sorts).
+-- Countries without rows in the range give no record. LATERAL with OFFSET 0: index range scans per account, not joins over every tile.
 WITH tiles AS (
     SELECT a.account_id, r.at, t.country, t.txns, t.cents
     FROM unnest(%(account_ids)s::uuid[]) AS a(account_id)
@@ -42,12 +41,11 @@ WITH tiles AS (
     WHERE %(block_at)s::timestamptz IS NOT NULL
 )
 SELECT string_agg(
-           int8send((extract(epoch FROM s.at) * 1000000)::bigint)
+           timestamptz_send(s.at)
            || uuid_send(s.account_id)
            || int8send(s.txns)
            || int8send(s.cents)
-           || int4send(coalesce(array_position(%(countries)s::text[], s.country::text) - 1,
-                                cardinality(%(countries)s::text[]))::integer),
+           || bpcharsend(s.country),
            ''::bytea)
 FROM (
     SELECT account_id, at, country, sum(txns)::bigint AS txns, sum(cents)::bigint AS cents

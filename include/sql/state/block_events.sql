@@ -4,12 +4,11 @@
 -- scan per account (LATERAL, OFFSET 0), and no grouping: a block row is already one (account,
 -- country).
 SELECT string_agg(
-           int8send((extract(epoch FROM %(block_at)s::timestamptz) * 1000000)::bigint)
+           timestamptz_send(%(block_at)s::timestamptz)
            || uuid_send(a.account_id)
            || int8send(k.txns)
            || int8send(k.cents)
-           || int4send(coalesce(array_position(%(countries)s::text[], k.country::text) - 1,
-                                cardinality(%(countries)s::text[]))::integer),
+           || bpcharsend(k.country),
            ''::bytea)
 FROM unnest(%(account_ids)s::uuid[]) AS a(account_id)
 CROSS JOIN LATERAL (

@@ -5,12 +5,11 @@
 -- row filtered by account. Constant bounds: the planner prunes the day partitions when it plans. A
 -- range no wider than the window reads history/account_history_columns.sql.
 SELECT string_agg(
-           int8send((extract(epoch FROM d."timestamp") * 1000000)::bigint)
+           timestamptz_send(d."timestamp")
            || uuid_send(d.account_id)
            || uuid_send(d.card_ref)
            || int8send((d.amount * 100)::bigint)
-           || int4send(coalesce(array_position(%(countries)s::text[], d.country::text) - 1,
-                                cardinality(%(countries)s::text[]))::integer),
+           || bpcharsend(d.country),
            ''::bytea)
 FROM unnest(%(account_ids)s::uuid[]) AS a(account_id)
 CROSS JOIN LATERAL (

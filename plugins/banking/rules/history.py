@@ -19,8 +19,9 @@ from banking.rules.columns import HistoryColumns
 from banking.stream.batch import IdIndex
 
 _RECORD = np.dtype(
-    [("t_us", ">i8"), ("account", "S16"), ("card", "S16"), ("amount_cents", ">i8"), ("country", ">i4")]
+    [("t_pg", ">i8"), ("account", "S16"), ("card", "S16"), ("amount_cents", ">i8"), ("country", "S2")]
 )
+PG_EPOCH_US = 946_684_800_000_000  # PostgreSQL's binary timestamps count from 2000-01-01 UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +49,35 @@ def read_history_columns(
     packed = None
     if len(ids) and since < until:
         register(conn)
-        params = {"account_ids": ids, "since": since, "until": until, "countries": list(countries)}
+        params = {"account_ids": ids, "since": since, "until": until}
         packed = conn.execute(sql("history/account_history_columns"), params, binary=True).fetchone()[0]
-    return unpack_history(packed)
+    return unpack_history(packed, countries)
 
 
-def unpack_history(packed: bytes | None) -> HistoryArrays:
-    """The records of ``history/account_history_columns.sql`` (None: no row) as arrays."""
+def unpack_history(packed: bytes | None, countries: Sequence[str]) -> HistoryArrays:
+    """The records of ``history/account_history_columns.sql`` (None: no row) as arrays, countries as
+    positions in ``countries``."""
     if packed is not None and len(packed) % _RECORD.itemsize:
         raise ValueError(f"history: {len(packed)} bytes is not a whole number of records")
     rows = np.frombuffer(packed or b"", dtype=_RECORD)
     return HistoryArrays(
-        t_us=rows["t_us"].astype(np.int64),
+        t_us=rows["t_pg"].astype(np.int64) + PG_EPOCH_US,
         account=rows["account"].copy(),
         card=rows["card"].copy(),
         amount_cents=rows["amount_cents"].astype(np.int64),
-        country=rows["country"].astype(np.int32),
+        country=country_positions(rows["country"], countries),
     )
+
+
+def country_positions(codes: np.ndarray, countries: Sequence[str]) -> np.ndarray:
+    """The position of each code (S2) in ``countries`` (the first, if listed twice), ``len(countries)``
+    for a code not in it."""
+    listed = np.array([c.encode() for c in countries], dtype="S2")
+    if not len(listed):
+        return np.zeros(len(codes), np.int32)
+    order = np.argsort(listed, kind="stable")
+    at = np.minimum(np.searchsorted(listed[order], codes), len(listed) - 1)
+    return np.where(listed[order][at] == codes, order[at], len(listed)).astype(np.int32)
 
 
 def read_history(

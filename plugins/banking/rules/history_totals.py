@@ -41,7 +41,13 @@ from banking.db import sql, sql_statements
 from banking.id_arrays import Ids, UuidArray, register
 from banking.model import Window, ceil_to, floor_to
 from banking.rules.columns import HistoryColumns
-from banking.rules.history import HistoryArrays, read_history, unpack_history
+from banking.rules.history import (
+    PG_EPOCH_US,
+    HistoryArrays,
+    country_positions,
+    read_history,
+    unpack_history,
+)
 from banking.rules.rule_set import AmountSpikeParams, NewCountryParams, RuleSet, VelocityParams
 from banking.stream.batch import IdIndex
 
@@ -50,7 +56,7 @@ log = logging.getLogger(__name__)
 MAX_WINDOW = timedelta(hours=1)  # longer windows read raw history
 _MINUTE, _HOUR, _DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)  # the tiles' spans
 _AGGREGATE = np.dtype(
-    [("t_us", ">i8"), ("account", "S16"), ("txns", ">i8"), ("cents", ">i8"), ("country", ">i4")]
+    [("t_pg", ">i8"), ("account", "S16"), ("txns", ">i8"), ("cents", ">i8"), ("country", "S2")]
 )
 
 
@@ -282,11 +288,11 @@ def read(
         name = (
             "state/raw_by_account" if the_plan.by_account(since, until) else "history/account_history_columns"
         )
-        params = {"account_ids": ids, "since": since, "until": until, "countries": codes}
+        params = {"account_ids": ids, "since": since, "until": until}
         raw_parts.append(conn.execute(sql(name), params, binary=True).fetchone()[0] or b"")
     if len(ids) and the_plan.aggregates:
         pieces = tile_pieces(the_plan.aggregates, sealed_days(conn, the_plan.aggregates), the_plan.block)
-        params = {"account_ids": ids, "countries": codes, "block_at": pieces.block_at}
+        params = {"account_ids": ids, "block_at": pieces.block_at}
         statement = "state/block_events"  # the block alone: its rows, nothing to sum
         if pieces.hours or pieces.days or pieces.block_at is None:
             statement = "state/aggregates"
@@ -300,13 +306,13 @@ def read(
         raise ValueError(f"state: {len(packed_aggregates)} bytes is not a whole number of records")
     rows = np.frombuffer(packed_aggregates or b"", dtype=_AGGREGATE)
     aggregates = Aggregates(
-        t_us=rows["t_us"].astype(np.int64),
+        t_us=rows["t_pg"].astype(np.int64) + PG_EPOCH_US,
         account=rows["account"].copy(),
         txns=rows["txns"].astype(np.int64),
         cents=rows["cents"].astype(np.int64),
-        country=rows["country"].astype(np.int32),
+        country=country_positions(rows["country"], codes),
     )
-    return unpack_history(b"".join(raw_parts)), aggregates
+    return unpack_history(b"".join(raw_parts), codes), aggregates
 
 
 def plan_for(conn: psycopg.Connection, window: Window, rule_set: RuleSet) -> Plan | None:
