@@ -1,12 +1,11 @@
 -- Each day's banking_data partition is vacuumed after every 1% of its rows inserted (1,000 + 1% of
--- them; PostgreSQL's default is 20%), as the tiles' are (0014): a live window's history reads
--- (state/raw_by_account, history/account_history_columns) are index-only scans of the last hour's
--- rows, which fetch each row's heap page as well until a vacuum marks the page all-visible. With
--- the default, at 1,000 transactions a minute, a day's partition would wait hours for its vacuum,
--- and a live window would read the whole last hour's rows twice. A vacuum of rows only inserted
--- reads just the pages not yet all-visible. Partitions cannot carry storage parameters on the
--- parent: banking_ensure_partitions sets it on each new day's partition, and here on those there
--- are.
+-- them; PostgreSQL's default is 20%), as the tiles' are (0014): a live window's read of the last
+-- hour (state/raw_by_account) is an index-only scan, which fetches each row's heap page as well
+-- until a vacuum marks the page all-visible. With the default, at 1,000 transactions a minute, a
+-- day's partition would wait hours for its vacuum, and a live window would read the whole last
+-- hour's rows twice. A vacuum of rows only inserted reads just the pages not yet all-visible.
+-- Partitions cannot carry storage parameters on the parent: banking_ensure_partitions sets it on
+-- each new day's partition, and here on those there are.
 -- banking_ensure_partitions (0019): each day's data partition with the setting.
 CREATE OR REPLACE FUNCTION banking_ensure_partitions(p_from timestamptz, p_to timestamptz)
 RETURNS integer

@@ -2,8 +2,7 @@
 -- history/account_history_columns.sql but in no order (the reader sorts them with the aggregates),
 -- for a range much wider than the window (the short spans' look-back): one index range scan per
 -- account (LATERAL; OFFSET 0 keeps the planner from flattening it), not a scan of the range's every
--- row filtered by account. Constant bounds: the planner prunes the day partitions when it plans. A
--- range no wider than the window reads history/account_history_columns.sql.
+-- row filtered by account. A range no wider than the window reads state/raw_by_time.sql.
 SELECT string_agg(
            timestamptz_send(d."timestamp")
            || uuid_send(d.account_id)

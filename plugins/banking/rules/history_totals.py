@@ -134,7 +134,7 @@ class Plan:
 
     def by_account(self, since: datetime, until: datetime) -> bool:
         """Whether the raw range is read by an index scan per account (``state/raw_by_account``)
-        rather than as all its rows kept for the accounts (``history/account_history_columns``)."""
+        rather than as all its rows kept for the accounts (``state/raw_by_time``)."""
         return until - since > self.width
 
 
@@ -285,9 +285,7 @@ def read(
     register(conn)
     raw_parts, packed_aggregates = [], None
     for since, until in the_plan.raw if len(ids) else ():
-        name = (
-            "state/raw_by_account" if the_plan.by_account(since, until) else "history/account_history_columns"
-        )
+        name = "state/raw_by_account" if the_plan.by_account(since, until) else "state/raw_by_time"
         params = {"account_ids": ids, "since": since, "until": until}
         raw_parts.append(conn.execute(sql(name), params, binary=True).fetchone()[0] or b"")
     if len(ids) and the_plan.aggregates:
