@@ -9,7 +9,8 @@
 -- history/account_history_columns.sql into fixed-width big-endian records: lo_k as sent in binary
 -- (int8 µs since 2000-01-01, the event's timestamp), account_id (16 bytes), the row count (int8),
 -- their amount in cents (int8), and the country code (2 bytes), in no order (the reader sorts).
--- Countries without rows in the range give no record. LATERAL with OFFSET 0: index range scans per account, not joins over every tile.
+-- Countries without rows in the range give no record. LATERAL with OFFSET 0: index range scans per
+-- account, not joins over every tile.
 WITH tiles AS (
     SELECT a.account_id, r.at, t.country, t.txns, t.cents
     FROM unnest(%(account_ids)s::uuid[]) AS a(account_id)

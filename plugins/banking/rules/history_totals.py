@@ -278,9 +278,9 @@ def read(
     countries: Sequence[str],
 ) -> tuple[HistoryArrays, Aggregates]:
     """The raw rows and the aggregate events of ``the_plan`` for ``account_ids``: a statement per raw
-    range (constant bounds, so that each plans only its own day partitions) and one for the aggregates
-    (``state/block_events`` when the block is the only one, else ``state/aggregates``; call it under
-    :func:`_snapshot`)."""
+    range (``state/raw_by_account`` or ``state/raw_by_time``, each shaped so that a prepared generic
+    plan reads it the same way) and one for the aggregates (``state/block_events`` when the block is
+    the only one, else ``state/aggregates``; call it under :func:`_snapshot`)."""
     ids, codes = UuidArray(account_ids), list(countries)
     register(conn)
     raw_parts, packed_aggregates = [], None
@@ -291,14 +291,12 @@ def read(
     if len(ids) and the_plan.aggregates:
         pieces = tile_pieces(the_plan.aggregates, sealed_days(conn, the_plan.aggregates), the_plan.block)
         params = {"account_ids": ids, "block_at": pieces.block_at}
-        statement = "state/block_events"  # the block alone: its rows, nothing to sum
-        if pieces.hours or pieces.days or pieces.block_at is None:
-            statement = "state/aggregates"
-            for level, level_pieces in (("hour", pieces.hours), ("day", pieces.days)):
-                params |= {
-                    f"{level}_{name}": [p[i] for p in level_pieces]
-                    for i, name in enumerate(("at", "from", "to"))
-                }
+        for level, level_pieces in (("hour", pieces.hours), ("day", pieces.days)):
+            params |= {
+                f"{level}_{name}": [p[i] for p in level_pieces] for i, name in enumerate(("at", "from", "to"))
+            }
+        block_only = pieces.block_at is not None and not pieces.hours and not pieces.days
+        statement = "state/block_events" if block_only else "state/aggregates"  # the block alone: no sums
         packed_aggregates = conn.execute(sql(statement), params, binary=True).fetchone()[0]
     if packed_aggregates is not None and len(packed_aggregates) % _AGGREGATE.itemsize:
         raise ValueError(f"state: {len(packed_aggregates)} bytes is not a whole number of records")
