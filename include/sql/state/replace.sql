@@ -1,7 +1,8 @@
 -- Replace a load's time range in the tiles, once banking_state_old holds the replaced rows
 -- (state/collect_old) and banking_state_new the new ones, per (account, hour, country): each hour
 -- tile and each day tile of a sealed day gain (new rows - old rows), and a tile left with no row
--- goes (the block: state/replace_block). Exact for reruns, overlaps and loads of the past. A tile
+-- goes (the block: state/replace_block). Exact for reruns, overlaps and loads of the past (a load
+-- that replaced nothing runs state/add_new.sql instead, the same without the change table). A tile
 -- depends on its own hour or day only, and loads of the same hours and days take turns on their
 -- locks (load/lock_hours, lock_days), so loads of other days write the state at the same time.
 -- Keys in order: concurrent upserts take their row locks in one order.

@@ -6,12 +6,12 @@ country (from the state's horizon on), their count and amount in cents; ``bankin
 same per day, for the days in ``banking_sealed_days`` only (migration 0015). A load calls
 :func:`collect_replaced` before it deletes its time range's rows and :func:`replace_range` last: each
 hour tile, and each day tile of a sealed day, that the range touches gains the batch's rows and loses
-the replaced ones (``state/replace.sql``), so reruns, overlapping loads and loads of the past stay
+the replaced ones (``state/replace.sql``; ``state/add_new.sql`` when none was replaced, as for a
+live minute: no change table, no deletes), so reruns, overlapping loads and loads of the past stay
 exact, and no tile depends on another. :func:`seal_days` builds the day tiles of closed days once,
-from their rows: a live minute, whose day is not sealed, writes one tile per (account, hour, country)
-instead of two. The tiles are counts, not rule results: any look-back can be read
-from them, whole days and hours from the tiles and the edges from the raw rows
-(``rules.history_totals``).
+from their rows: a live minute, whose day is not sealed, writes one tile per (account, hour,
+country) instead of two. The tiles are counts, not rule results: any look-back can be read from
+them, whole days and hours from the tiles and the edges from the raw rows (``rules.history_totals``).
 
 The block (migrations 0017, 0018) sums, per (account, country), the rows of the minutes
 ``[E + 1 min - L, E - S)``, for ``E`` the latest load's end, ``L`` the live rules' shortest long
@@ -65,10 +65,11 @@ _CODES = np.array([c.encode() for c in COUNTRY_CODES], dtype="S2")
 
 @dataclass(frozen=True, slots=True)
 class Replaced:
-    """What a load replaces in the state: its rows from ``start`` (the horizon) on, of which those in
-    ``in_block`` count in the block."""
+    """What a load replaces in the state: its rows from ``start`` (the horizon) on, in ``tiles``
+    (account, hour, country) groups, of which those in ``in_block`` count in the block."""
 
     start: datetime
+    tiles: int
     in_block: Window | None
 
 
@@ -80,13 +81,14 @@ def collect_replaced(cur: psycopg.Cursor, window: Window) -> Replaced | None:
     if start is None:
         return None
     cur.execute(sql("state/collect_old"), {"from": start, "end": window.end})
+    tiles = cur.rowcount
     # The part of the window inside the block holds still until commit: moving the block over it
     # takes the lock of an hour that this load holds.
     have = block(cur)
     in_block = None if have is None else have.overlap(Window(start, window.end))
     if in_block is not None:
         cur.execute(sql("state/collect_old_block"), {"since": in_block.start, "until": in_block.end})
-    return Replaced(start, in_block)
+    return Replaced(start, tiles, in_block)
 
 
 def replace_range(cur: psycopg.Cursor, batch: Batch, replaced: Replaced | None) -> None:
@@ -97,7 +99,7 @@ def replace_range(cur: psycopg.Cursor, batch: Batch, replaced: Replaced | None) 
     cur.execute(sql("state/create_new"))
     with cur.copy(sql("state/copy_new")) as copy:
         copy.write(encode_new_rows(batch, replaced.start))
-    for statement in sql_statements("state/replace"):
+    for statement in sql_statements("state/replace" if replaced.tiles else "state/add_new"):
         cur.execute(statement)
     if replaced.in_block is not None:
         params = {"since": replaced.in_block.start, "until": replaced.in_block.end}
