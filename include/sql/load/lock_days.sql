@@ -1,6 +1,6 @@
--- After the hours are recomputed (load/refresh_hour_rollups) and before the days are
--- (load/refresh_day_rollups): one advisory lock per UTC day the window touches (days since the
--- epoch), in ascending order, held until commit.
+-- After the hour locks and before the days' rollups change (load/apply_rollup_changes): one
+-- advisory lock per UTC day the window touches (days since the epoch), in ascending order, held
+-- until commit.
 -- Why this cannot deadlock: every load takes its rollup locks in one global order (the shared lock
 -- on all hours, its hours ascending, then its days ascending: never an hour after a day), so a load
 -- only ever waits for a lock that comes after every lock it holds, and a cycle of waits would need

@@ -1,4 +1,4 @@
--- Before a load recomputes the hourly rollups of the hours its window touches: one advisory lock
+-- Before a load changes the hourly rollups of the hours its window touches: one advisory lock
 -- per hour (hours since the epoch, UTC), taken in ascending order so that concurrent loads (a
 -- backfill next to the live run) cannot deadlock, after a shared lock on all hours that the load
 -- of a long window and retention take exclusively instead (load/lock_all_hours). Held until commit.

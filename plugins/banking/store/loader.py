@@ -3,11 +3,11 @@
 Loads replace time, not windows. Inside the transaction: lock the hours the window touches (loads
 of overlapping time take turns), check the population is seeded, delete every row of the window's
 time range whichever run loaded it, COPY the rows, replace the per-minute rollups of its minutes,
-recompute the hourly and daily rollups of its hours and days, replace its share of the history
-rules' tiles (``account_tiles``: the replaced rows are counted before the delete, the tiles
+change the hourly and daily rollups of its hours and days by as much, replace its share of the
+history rules' tiles (``account_tiles``: the replaced rows are counted before the delete, the tiles
 written last), write one audit row per minute, drop the staged scores. Either all of it commits or
 none of it does, so loading the same time again, cut into any windows, leaves exactly the same rows,
-rollups and audit minutes. Once it committed, a load whose end reached a new hour moves the tiles'
+rollups and audit minutes. Once it committed, the load moves the tiles'
 block forward, in a transaction of its own (``account_tiles.advance_block``).
 
 Rows are encoded in binary COPY format straight from the batch's columns
@@ -33,7 +33,7 @@ from banking.rules.engine import Scores
 from banking.store import account_tiles, copy_format
 from banking.store.audit import WindowSummary, minute_rows, minutes_of
 from banking.store.partitions import ensure_partitions
-from banking.store.rollups import lock_hours, refresh_hour_and_day_rollups, rollup_rows
+from banking.store.rollups import apply_rollup_changes, lock_hours, rollup_rows
 from banking.store.staging import pack_scores, unpack_scores
 from banking.stream.batch import Batch
 
@@ -126,8 +126,8 @@ def _replace(
         )
     with conn.cursor() as cur:
         replaced = account_tiles.collect_replaced(cur, window)
-        cur.execute(sql("load/delete_window"), bounds)
-        deleted = cur.rowcount
+        replaced_rollups = _named_row(cur.execute(sql("load/delete_window"), bounds))
+        deleted = replaced_rollups.pop("deleted")
         # A writer thread sends each chunk while this one encodes the next one, then the rollups.
         with cur.copy(sql("load/copy_banking_data"), writer=QueuedLibpqWriter(cur)) as copy:
             for chunk in copy_format.encode_chunks(batch, scores, summary.rule_set_version):
@@ -137,11 +137,11 @@ def _replace(
         if inserted != summary.rows:
             raise LoadError(f"window {window}: copied {inserted} rows but the batch has {summary.rows}")
         for statement in sql_statements("load/delete_rollups"):
-            cur.execute(statement, bounds)
+            replaced_rollups |= _named_row(cur.execute(statement, bounds))
         for name, text in zip(("load/copy_minute_stats", "load/copy_minute_rule_hits"), rollups, strict=True):
             with cur.copy(sql(name)) as copy:
                 copy.write(text)
-        refresh_hour_and_day_rollups(cur, window)
+        apply_rollup_changes(cur, window, replaced_rollups)
         account_tiles.replace_range(cur, batch, replaced)
     conn.execute(
         sql("load/upsert_batch"),
@@ -155,6 +155,11 @@ def _replace(
         },
     )
     return deleted, inserted
+
+
+def _named_row(cur: psycopg.Cursor) -> dict:
+    """The one row that ``cur``'s statement returned, by column name."""
+    return dict(zip((column.name for column in cur.description), cur.fetchone(), strict=True))
 
 
 def _bounds(window: Window) -> dict:

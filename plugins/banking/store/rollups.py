@@ -1,6 +1,7 @@
-"""The window's rollups: its per-minute rows, and the hourly and daily rollups recomputed from them.
+"""The window's rollups: its per-minute rows, and the hourly and daily rollups changed by as much.
 
-All of it runs inside the window's load transaction (``loader``), after its rows were copied.
+A load's part runs inside its transaction (``loader``), after its rows were copied; retention
+recomputes the hours and days before its cutoff from what is left.
 """
 
 from __future__ import annotations
@@ -81,40 +82,41 @@ def lock_hours(cur: psycopg.Cursor, window: Window) -> None:
             cur.execute(statement, {"first_hour": first, "last_hour": end - 1})
 
 
-def refresh_hour_and_day_rollups(cur: psycopg.Cursor, window: Window) -> None:
-    """Recompute the hourly rollups of the hours ``window`` touches, inside its load transaction,
-    under :func:`lock_hours`, after its rows and per-minute rollups were written
-    (``load/refresh_hour_rollups``).
-
-    An hour is recomputed from every minute (and, for the blacklisted accounts, row) in it, so it
-    always holds exactly their sum, whatever reruns or other loads wrote. Then the UTC days of those
-    hours are recomputed from their hours the same way (``load/refresh_day_rollups``), under per-day
-    locks taken after the hour locks, in ascending order (``load/lock_days`` argues why that cannot
+def apply_rollup_changes(cur: psycopg.Cursor, window: Window, replaced: dict) -> None:
+    """Change the hourly and daily rollups of the hours and days ``window`` touches by what its load
+    changed in their minutes, inside its load transaction, under :func:`lock_hours`, after its rows
+    and per-minute rollups were written: + those, - the ``replaced`` ones (what ``load/delete_window``
+    and ``load/delete_rollups`` returned), so that an hour always holds exactly the sum of its
+    minutes (and, for the blacklisted accounts, rows) and a day of its hours, whatever reruns or
+    other loads wrote, without reading them (``load/apply_rollup_changes``). The days' locks are
+    taken first, after the hour locks, in ascending order (``load/lock_days`` argues why that cannot
     deadlock); the lock on all hours covers the days.
     """
     first, end = hours_of(window)
-    all_at_once = end - first > MAX_LOCKED_HOURS
-    hours = {"first": EPOCH + first * _HOUR, "end": EPOCH + end * _HOUR}
-    for statement in sql_statements("load/refresh_hour_rollups"):
-        cur.execute(statement, hours)
-    first_day, end_day = first // 24, -(-end // 24)  # the days of those hours, since the epoch
-    if not all_at_once:
-        cur.execute(sql("load/lock_days"), {"first_day": first_day, "last_day": end_day - 1})
-    days = {"first": EPOCH + first_day * _DAY, "end": EPOCH + end_day * _DAY}
-    for statement in sql_statements("load/refresh_day_rollups"):
-        cur.execute(statement, days)
+    if end - first <= MAX_LOCKED_HOURS:
+        cur.execute(sql("load/lock_days"), {"first_day": first // 24, "last_day": -(-end // 24) - 1})
+    params = {
+        "start": window.start,
+        "end": window.end,
+        "first_hour": EPOCH + first * _HOUR,
+        "first_day": EPOCH + first // 24 * _DAY,
+        **replaced,
+    }
+    for statement in sql_statements("load/apply_rollup_changes"):
+        cur.execute(statement, params)
 
 
 def refresh_rollups_before(cur: psycopg.Cursor, cutoff: datetime) -> None:
     """Recompute every hourly and daily rollup before ``cutoff`` (a UTC midnight, so that no day
-    straddles it) from what is left below it, with the statements a load uses, under every hour's
-    lock (``load/lock_all_hours``, which retention takes first, as loads take their hours' locks
-    first). Retention calls it after dropping partitions and pruning minutes."""
+    straddles it) from the minutes and rows left below it (``retention/recompute_hour_rollups``,
+    ``retention/recompute_day_rollups``), under every hour's lock (``load/lock_all_hours``, which
+    retention takes first, as loads take their hours' locks first). Retention calls it after
+    dropping partitions and pruning minutes."""
     cur.execute(sql("load/lock_all_hours"))
     before = {"first": _BEGINNING, "end": cutoff}
     for statement in (
-        *sql_statements("load/refresh_hour_rollups"),
-        *sql_statements("load/refresh_day_rollups"),
+        *sql_statements("retention/recompute_hour_rollups"),
+        *sql_statements("retention/recompute_day_rollups"),
     ):
         cur.execute(statement, before)
 

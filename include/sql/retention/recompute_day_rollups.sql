@@ -1,5 +1,5 @@
--- The daily rollups of the UTC days [first, end) that a window touches, in its load transaction right
--- after the hours (load/refresh_hour_rollups), under load/lock_days: a day holds exactly the sum of
+-- The daily rollups of the UTC days [first, end), right after their hours were recomputed
+-- (retention/recompute_hour_rollups), under the same lock: a day holds exactly the sum of
 -- its hours, as an hour does of its minutes (the stats and rule hits recomputed from the day's few
 -- hourly rows, the blacklisted holders changed by what their hours changed).
 DELETE FROM banking_day_stats WHERE day >= %(first)s AND day < %(end)s;
@@ -15,7 +15,7 @@ FROM banking_hour_rule_hits
 WHERE hour >= %(first)s AND hour < %(end)s
 GROUP BY 1, 2, 3, 4;
 -- The blacklisted holders' days change by what their hours changed (banking_blacklisted_change,
--- from load/refresh_hour_rollups), so that a load late in a day does not re-read the day's hours:
+-- from retention/recompute_hour_rollups), so that the days are not read again:
 -- each (day, holder) gains the difference, and one left with no transaction goes.
 CREATE TEMP TABLE banking_blacklisted_delta ON COMMIT DROP AS
 SELECT c.day, c.account_holder_name, c.txns, d.txns AS before

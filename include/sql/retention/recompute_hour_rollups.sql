@@ -1,6 +1,6 @@
--- The hourly rollups of the UTC hours [first, end) that a window touches, recomputed in its load
--- transaction after its rows and per-minute rollups were replaced (under load/lock_hours), from
--- every window's minutes and rows in those hours: an hour holds exactly the sum of its minutes.
+-- The hourly rollups of the UTC hours [first, end), recomputed from every minute and row left in
+-- those hours (retention, before its cutoff, under load/lock_all_hours; a load changes its hours by
+-- what it changed instead, load/apply_rollup_changes): an hour holds exactly the sum of its minutes.
 DELETE FROM banking_hour_stats WHERE hour >= %(first)s AND hour < %(end)s;
 INSERT INTO banking_hour_stats (hour, trans_type, decision, injected_fraud, txns, amount)
 SELECT date_trunc('hour', minute, 'UTC'), trans_type, decision, injected_fraud, sum(txns), sum(amount)
@@ -15,7 +15,8 @@ WHERE minute >= %(first)s AND minute < %(end)s
 GROUP BY 1, 2, 3, 4;
 -- Through the partial index on account_blacklisted; the timestamp bounds prune to the hours' days.
 -- The rows replaced and their replacements are kept, per day, in banking_blacklisted_change for
--- load/refresh_day_rollups, which applies the difference to the days (a day's rows are not read again).
+-- retention/recompute_day_rollups, which applies the difference to the days (their rows are not
+-- read again).
 CREATE TEMP TABLE banking_blacklisted_change (
     day                 timestamptz NOT NULL,
     account_holder_name varchar(100) NOT NULL,
